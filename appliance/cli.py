@@ -1,0 +1,190 @@
+"""The `appliance` command: init, validate, serve, reload, events, account."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from appliance import __version__
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from appliance.config.demo import DEMO_ACCOUNT, init_demo
+
+    try:
+        password = init_demo(Path(args.directory), address=args.address)
+    except FileExistsError as error:
+        print(f"appliance init: {error}", file=sys.stderr)
+        return 1
+    print(f"Demo configuration written to {args.directory}/server.ini")
+    print(f"Account {DEMO_ACCOUNT!r}, password (shown once, stored only as a hash): {password}")
+    print("Services: FTP 10021, implicit FTPS 10990, SFTP/SCP 10022, HTTP 10080, HTTPS 10443")
+    print(f"Start it with: appliance serve -c {args.directory}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from appliance.config import validate_path
+
+    problems = validate_path(Path(args.path))
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 1
+    if not args.quiet:
+        print(f"{args.path}: valid")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from appliance.runtime.supervisor import Supervisor
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return Supervisor(Path(args.config), echo_events=not args.quiet).run()
+
+
+def _cmd_reload(args: argparse.Namespace) -> int:
+    from appliance.config import ConfigError, load_config
+    from appliance.runtime.supervisor import RELOAD_REQUEST, pid_file
+
+    try:
+        config = load_config(Path(args.config))
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        print("appliance reload: configuration invalid, nothing reloaded", file=sys.stderr)
+        return 1
+    if sys.platform == "win32":
+        (config.data_folder / RELOAD_REQUEST).touch()
+        return 0
+    try:
+        pid = int(pid_file(config).read_text())
+        os.kill(pid, signal.SIGHUP)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        print(f"appliance reload: no running appliance found ({pid_file(config)})",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_events(args: argparse.Namespace) -> int:
+    from appliance.runtime.events.catalogue import catalogue_markdown
+
+    if args.catalogue_markdown:
+        sys.stdout.write(catalogue_markdown())
+        return 0
+    from appliance.config import ConfigError, load_config
+    from appliance.runtime.events.query import query_events
+    from appliance.runtime.events.setup import audit_database
+    from appliance.runtime.events.sinks.textlog import format_line
+
+    database = Path(args.database) if args.database else None
+    if database is None:
+        try:
+            database = audit_database(load_config(Path(args.config)))
+        except ConfigError as error:
+            for problem in error.problems:
+                print(problem, file=sys.stderr)
+            return 1
+        if database is None:
+            print("appliance events: no [event-handlers/<id>] of type sqlite is configured",
+                  file=sys.stderr)
+            return 1
+    try:
+        rows = query_events(database, since=args.since, ids=args.id, account=args.account,
+                            limit=args.limit)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"appliance events: {error}", file=sys.stderr)
+        return 1
+    for row in rows:
+        if args.json:
+            print(json.dumps(row, sort_keys=True))
+        else:
+            print(format_line(_RowEvent(row)))
+    return 0
+
+
+class _RowEvent:
+    """Adapts a database row to what format_line reads."""
+
+    def __init__(self, row: dict) -> None:
+        self.id, self.timestamp, self.component = row["id"], row["time"], row["component"]
+        self.account, self.peer, self.message = row["account"], row["peer"], row["message"]
+
+
+def _cmd_account_hash(args: argparse.Namespace) -> int:
+    from appliance.runtime.aaa.passwords import hash_password, hash_password_scrypt
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("appliance account hash: empty password", file=sys.stderr)
+        return 1
+    print(hash_password_scrypt(password) if args.scrypt else hash_password(password))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="appliance", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"appliance {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    init = commands.add_parser("init", help="write a demo configuration into a new folder")
+    init.add_argument("directory")
+    init.add_argument("--address", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    init.set_defaults(func=_cmd_init)
+
+    validate = commands.add_parser("validate", help="check server.ini (a file or a folder)")
+    validate.add_argument("path")
+    validate.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    validate.set_defaults(func=_cmd_validate)
+
+    serve = commands.add_parser("serve", help="run the appliance in the foreground")
+    serve.add_argument("-c", "--config", required=True, help="server.ini or its folder")
+    serve.add_argument("-q", "--quiet", action="store_true", help="do not echo events")
+    serve.add_argument("-v", "--verbose", action="store_true", help="log runtime internals")
+    serve.set_defaults(func=_cmd_serve)
+
+    reload = commands.add_parser("reload", help="validate, then make the running appliance reload")
+    reload.add_argument("-c", "--config", required=True)
+    reload.set_defaults(func=_cmd_reload)
+
+    events = commands.add_parser("events", help="query the audit database")
+    events.add_argument("-c", "--config", default=".", help="server.ini or its folder")
+    events.add_argument("--database", help="audit database file (instead of -c)")
+    events.add_argument("--since", help="ISO time or 15m, 2h, 7d")
+    events.add_argument("--id", type=int, action="append", help="event id (repeatable)")
+    events.add_argument("--account")
+    events.add_argument("--limit", type=int, help="only the last N events")
+    events.add_argument("--json", action="store_true", help="one JSON object per line")
+    events.add_argument("--catalogue-markdown", action="store_true",
+                        help="print the event catalogue (docs/events.md)")
+    events.set_defaults(func=_cmd_events)
+
+    account = commands.add_parser("account", help="account tools")
+    account_commands = account.add_subparsers(dest="account_command", required=True)
+    hash_cmd = account_commands.add_parser("hash", help="hash a password read from stdin")
+    hash_cmd.add_argument("--scrypt", action="store_true", help="scrypt instead of argon2id")
+    hash_cmd.set_defaults(func=_cmd_account_hash)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

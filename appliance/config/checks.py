@@ -1,0 +1,157 @@
+"""Checks across sections and into files: listeners, TLS material, SSH host keys, resources."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+
+from appliance.config.model import Config, Problem, Section
+
+TLS_SERVICE_TYPES = {"ftps-implicit", "https"}
+MIN_RSA_HOST_KEY_BITS = 3072
+
+
+def cross_check(config: Config) -> list[Problem]:
+    return [
+        *_unique_listeners(config),
+        *_tls_material(config),
+        *_ssh_host_keys(config),
+        *_resource_types(config),
+    ]
+
+
+def _problem(section: Section, option: str, message: str) -> Problem:
+    return Problem(str(section.source), section.name, option, message)
+
+
+def _listener_conflict(a: str, b: str) -> bool:
+    """Two addresses on one port conflict when equal or one is a wildcard covering the other."""
+    ip_a, ip_b = ipaddress.ip_address(a), ipaddress.ip_address(b)
+    if ip_a == ip_b:
+        return True
+    for wildcard, other in ((ip_a, ip_b), (ip_b, ip_a)):
+        if wildcard.is_unspecified and (wildcard.version == other.version or wildcard.version == 6):
+            return True
+    return False
+
+
+def _ports_used(section: Section) -> Iterator[int]:
+    yield section["port"]
+    passive = section.options.get("passive_port_range")
+    if passive:
+        first, last = (int(part) for part in passive.split("-"))
+        yield from range(first, last + 1)
+
+
+def _unique_listeners(config: Config) -> Iterator[Problem]:
+    seen: list[tuple[str, int, Section]] = []
+    for section in config.services.values():
+        if not section.enabled:
+            continue
+        address = section["address"]
+        for port in _ports_used(section):
+            for other_address, other_port, other in seen:
+                if other is not section and port == other_port and _listener_conflict(
+                    address, other_address
+                ):
+                    what = "port" if port == section["port"] else "passive_port_range"
+                    yield _problem(section, what,
+                                   f"{address}:{port} is already used by [{other.name}]; "
+                                   "expected a unique address and port per listener")
+                    break
+            else:
+                seen.append((address, port, section))
+                continue
+            break
+
+
+def _tls_material(config: Config) -> Iterator[Problem]:
+    server_pem = config.server.path("tls_private_certificate")
+    if server_pem:
+        yield from _check_pem(config.server, "tls_private_certificate", server_pem)
+    for section in config.services.values():
+        own = section.path("tls_private_certificate")
+        if own:
+            yield from _check_pem(section, "tls_private_certificate", own)
+        needs_tls = section.type in TLS_SERVICE_TYPES or (
+            section.type == "ftp" and (section.options.get("ftps_require_secured_control")
+                                       or section.options.get("ftps_require_secured_data"))
+        )
+        if needs_tls and not (own or server_pem):
+            yield _problem(section, "tls_private_certificate",
+                           "this service needs TLS; expected tls_private_certificate here "
+                           "or in [server]")
+
+
+def _check_pem(section: Section, option: str, path: Path) -> Iterator[Problem]:
+    data = path.read_bytes()
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as error:
+        yield _problem(section, option, f"{path}: no unencrypted PEM private key found ({error}); "
+                                        "expected the key and the certificate in one PEM file")
+        return
+    try:
+        certificate = x509.load_pem_x509_certificates(data)[0]
+    except ValueError:
+        yield _problem(section, option, f"{path}: no PEM certificate found; expected the key and "
+                                        "the certificate chain in one PEM file")
+        return
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    encoding = serialization.Encoding.DER
+    if certificate.public_key().public_bytes(encoding, public) != key.public_key().public_bytes(
+        encoding, public
+    ):
+        yield _problem(section, option, f"{path}: the certificate does not match the private key")
+
+
+def _ssh_host_keys(config: Config) -> Iterator[Problem]:
+    for section in [config.server, *config.services.values()]:
+        for value in section.options.get("ssh_server_keys") or []:
+            yield from _check_host_key(section, Path(value) if Path(value).is_absolute()
+                                       else section.source.parent / value)
+    for section in config.services.values():
+        if section.type == "ssh" and section.enabled and not (
+            section.options.get("ssh_server_keys") or config.server.options.get("ssh_server_keys")
+        ):
+            yield _problem(section, "ssh_server_keys",
+                           "an ssh service needs host keys; expected ssh_server_keys here or "
+                           "in [server]")
+
+
+def _check_host_key(section: Section, path: Path) -> Iterator[Problem]:
+    try:
+        key = serialization.load_ssh_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
+        yield _problem(section, "ssh_server_keys",
+                       f"{path}: not an unencrypted OpenSSH private key ({error})")
+        return
+    if isinstance(key, dsa.DSAPrivateKey):
+        yield _problem(section, "ssh_server_keys", f"{path}: DSA host keys are not allowed; "
+                                                   "expected ed25519, ecdsa or rsa >= 3072")
+    elif isinstance(key, rsa.RSAPrivateKey) and key.key_size < MIN_RSA_HOST_KEY_BITS:
+        yield _problem(section, "ssh_server_keys",
+                       f"{path}: RSA host key of {key.key_size} bits; expected at least "
+                       f"{MIN_RSA_HOST_KEY_BITS}")
+    elif not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+                        | ed25519.Ed25519PrivateKey):
+        yield _problem(section, "ssh_server_keys", f"{path}: unsupported host key type")
+
+
+def _resource_types(config: Config) -> Iterator[Problem]:
+    for section in config.event_handlers.values():
+        if section.type == "email":
+            resource = config.resources.get(section["resource"])
+            if resource is not None and resource.type != "smtp":
+                yield _problem(section, "resource",
+                               f"[resources/{resource.id}] is of type {resource.type}; "
+                               "expected an smtp resource")
+
+
+

@@ -1,0 +1,149 @@
+"""Read server.ini and server.d/*.ini, merge them, validate every section, run cross-checks."""
+
+from __future__ import annotations
+
+import configparser
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from appliance.config.checks import cross_check
+from appliance.config.model import FAMILIES, Config, Problem, Section
+from appliance.config.schema import validate_section
+
+SECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+MAIN_FILE = "server.ini"
+FRAGMENTS = "server.d"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` says where and why."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(problem) for problem in problems))
+
+
+@dataclass
+class _RawSection:
+    family: str
+    id: str
+    options: dict[str, str]
+    source: Path
+
+
+def config_files(path: Path) -> tuple[Path, list[Path]]:
+    """The main file and the fragments (in name order) for a file or a config folder."""
+    path = Path(path)
+    main = path / MAIN_FILE if path.is_dir() else path
+    fragments_dir = main.parent / FRAGMENTS
+    fragments = sorted(fragments_dir.glob("*.ini")) if fragments_dir.is_dir() else []
+    return main, fragments
+
+
+def _read_file(path: Path, problems: list[Problem]) -> list[tuple[str, dict[str, str]]]:
+    parser = configparser.ConfigParser(
+        interpolation=None, strict=True, empty_lines_in_values=False, default_section="\x00"
+    )
+    parser.optionxform = str  # option names are case-sensitive, as in the schemas
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problems.append(Problem(str(path), "-", "-", "file not found; expected a server.ini"))
+        return []
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(Problem(str(path), "-", "-", f"cannot be read: {error}"))
+        return []
+    try:
+        parser.read_string(text, source=str(path))
+    except configparser.DuplicateSectionError as error:
+        problems.append(Problem(str(path), error.section, "-",
+                                f"section defined twice in this file (line {error.lineno})"))
+        return []
+    except configparser.DuplicateOptionError as error:
+        problems.append(Problem(str(path), error.section, error.option,
+                                f"option set twice in this section (line {error.lineno})"))
+        return []
+    except configparser.MissingSectionHeaderError as error:
+        problems.append(Problem(str(path), "-", "-",
+                                f"line {error.lineno}: text before the first [section] header"))
+        return []
+    except configparser.Error as error:
+        message = " ".join(str(error).split())
+        problems.append(Problem(str(path), "-", "-", f"not valid INI: {message}"))
+        return []
+    return [(name, dict(parser[name])) for name in parser.sections()]
+
+
+def _split_name(name: str) -> tuple[str, str] | None:
+    if name == "server":
+        return "server", "server"
+    family, sep, section_id = name.partition("/")
+    if not sep or family not in FAMILIES or family == "server":
+        return None
+    return family, section_id
+
+
+def read_sections(path: Path) -> tuple[Path, list[_RawSection], list[Problem]]:
+    """Parse every file; report unknown or duplicated sections across files."""
+    main, fragments = config_files(path)
+    problems: list[Problem] = []
+    seen: dict[str, Path] = {}
+    raw: list[_RawSection] = []
+    for file in [main, *fragments]:
+        for name, options in _read_file(file, problems):
+            split = _split_name(name)
+            if split is None:
+                problems.append(Problem(str(file), name, "-", "unknown section; expected [server] "
+                                        "or [FAMILY/ID] with FAMILY one of "
+                                        + ", ".join(FAMILIES[1:])))
+                continue
+            family, section_id = split
+            if not SECTION_ID.match(section_id):
+                problems.append(Problem(str(file), name, "-",
+                                        "invalid id; expected letters, digits, '.', '_', '-', '@' "
+                                        "starting with a letter or digit"))
+                continue
+            if name in seen:
+                problems.append(Problem(str(file), name, "-",
+                                        f"section already defined in {seen[name]}; "
+                                        "each section may be defined once"))
+                continue
+            seen[name] = file
+            raw.append(_RawSection(family, section_id, options, file))
+    return main, raw, problems
+
+
+def load_config(path: Path | str) -> Config:
+    """Load and validate; raises ConfigError with every problem found."""
+    main, raw_sections, problems = read_sections(Path(path))
+    known_ids: dict[str, set[str]] = {family: set() for family in FAMILIES}
+    for section in raw_sections:
+        known_ids[section.family].add(section.id)
+    config = Config(main_file=main)
+    for raw in raw_sections:
+        options, section_problems = validate_section(
+            raw.family, raw.options, source=raw.source, known_ids=known_ids
+        )
+        name = raw.family if raw.family == "server" else f"{raw.family}/{raw.id}"
+        problems.extend(Problem(str(raw.source), name, option, message)
+                        for option, message in section_problems)
+        config.sections.setdefault(raw.family, {})[raw.id] = Section(
+            raw.family, raw.id, options, raw.source
+        )
+    if "server" not in config.sections and main.is_file():
+        problems.append(Problem(str(main), "server", "-", "missing section; expected [server]"))
+    if not problems:
+        problems.extend(cross_check(config))
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def validate_path(path: Path | str) -> list[Problem]:
+    """Every problem of the configuration at `path`; empty when it is valid."""
+    try:
+        load_config(path)
+    except ConfigError as error:
+        return error.problems
+    return []

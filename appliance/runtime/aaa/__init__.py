@@ -1,0 +1,1 @@
+"""AAA core: authentication methods, authorization (permissions) and brute-force bans."""

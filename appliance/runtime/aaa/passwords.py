@@ -1,0 +1,74 @@
+"""Password hashes: argon2id (default) and scrypt; verification in constant time."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_ARGON2 = PasswordHasher()  # argon2id with the library's current recommended parameters
+SCRYPT_PREFIX = "$scrypt$"
+
+
+def hash_password(password: str) -> str:
+    return _ARGON2.hash(password)
+
+
+def is_password_hash(value: str) -> bool:
+    """True when `value` looks like a hash we can verify (never a plaintext password)."""
+    if value.startswith("$argon2id$"):
+        try:
+            _ARGON2.check_needs_rehash(value)  # parses the parameters
+        except (InvalidHashError, ValueError):
+            return False
+        return True
+    if value.startswith(SCRYPT_PREFIX):
+        return _parse_scrypt(value) is not None
+    return False
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    if stored_hash.startswith("$argon2id$"):
+        try:
+            return _ARGON2.verify(stored_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+    parsed = _parse_scrypt(stored_hash)
+    if parsed is None:
+        return False
+    n, r, p, salt, expected = parsed
+    actual = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=len(expected),
+                            maxmem=256 * 1024 * 1024)
+    return hmac.compare_digest(actual, expected)
+
+
+def hash_password_scrypt(password: str, *, n: int = 2**15, r: int = 8, p: int = 1) -> str:
+    """`$scrypt$ln=15,r=8,p=1$SALT$HASH` (base64, unpadded), for sites that mandate scrypt."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32,
+                            maxmem=256 * 1024 * 1024)
+    return f"{SCRYPT_PREFIX}ln={n.bit_length() - 1},r={r},p={p}${_b64(salt)}${_b64(digest)}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def _parse_scrypt(value: str) -> tuple[int, int, int, bytes, bytes] | None:
+    try:
+        _, _, params, salt, digest = value.split("$")
+        settings = dict(item.split("=", 1) for item in params.split(","))
+        ln, r, p = int(settings["ln"]), int(settings["r"]), int(settings["p"])
+        if not (1 <= ln <= 20 and r > 0 and p > 0):
+            return None
+        return 2**ln, r, p, _unb64(salt), _unb64(digest)
+    except (ValueError, KeyError):
+        return None

@@ -1,0 +1,57 @@
+"""Read the audit database: the query behind `appliance events`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+
+def parse_since(text: str) -> str:
+    """ "2026-11-21T10:00", "2026-11-21", or a duration back from now: "15m", "2h", "7d"."""
+    text = text.strip()
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    if text[:-1].isdigit() and text[-1:] in units:
+        moment = datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+    else:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"--since {text!r}: expected an ISO time (2026-11-21T10:00) or 15m, 2h, 7d"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def query_events(
+    database: Path,
+    *,
+    since: str | None = None,
+    ids: list[int] | None = None,
+    account: str | None = None,
+    limit: int | None = None,
+) -> list[dict]:
+    if not Path(database).is_file():
+        raise FileNotFoundError(f"audit database {database} does not exist")
+    clauses, params = [], []
+    if since:
+        clauses.append("time >= ?")
+        params.append(parse_since(since))
+    if ids:
+        clauses.append(f"id IN ({', '.join('?' * len(ids))})")
+        params.extend(ids)
+    if account:
+        clauses.append("account = ?")
+        params.append(account)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = f"SELECT seq, uuid, id, time, component, account, peer, message, data FROM events {where} ORDER BY seq"  # noqa: S608 - only placeholders are interpolated
+    if limit:
+        sql = f"SELECT * FROM ({sql.replace('ORDER BY seq', 'ORDER BY seq DESC')} LIMIT {int(limit)}) ORDER BY seq"
+    uri = f"{Path(database).resolve().as_uri()}?mode=ro"
+    with sqlite3.connect(uri, uri=True) as connection:
+        connection.row_factory = sqlite3.Row
+        rows = connection.execute(sql, params).fetchall()
+    return [{**dict(row), "data": json.loads(row["data"])} for row in rows]

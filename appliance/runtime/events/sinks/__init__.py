@@ -1,0 +1,1 @@
+"""Audit sinks: where events are recorded (text log, SQLite, syslog, email, webhook)."""

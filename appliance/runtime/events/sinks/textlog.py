@@ -1,0 +1,32 @@
+"""A plain text log: one line per event, `ID TIMESTAMP COMPONENT ACCOUNT PEER MESSAGE`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from appliance.runtime.events.event import Event
+from appliance.runtime.events.filters import EventFilter
+from appliance.runtime.events.sinks.base import Sink
+
+
+def format_line(event: Event) -> str:
+    message = event.message.replace("\r", " ").replace("\n", " ")
+    return " ".join(
+        (str(event.id), event.timestamp, event.component, event.account or "-",
+         event.peer or "-", message)
+    )
+
+
+class TextLogSink(Sink):
+    def __init__(self, handler_id: str, path: Path, event_filter: EventFilter | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("a", encoding="utf-8")
+        super().__init__(handler_id, event_filter)
+
+    def deliver(self, batch: list[Event]) -> None:
+        self._file.write("".join(format_line(event) + "\n" for event in batch))
+        self._file.flush()
+
+    def shutdown(self) -> None:
+        self._file.close()
