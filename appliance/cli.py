@@ -45,8 +45,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from appliance.runtime.supervisor import Supervisor
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     return Supervisor(Path(args.config), echo_events=not args.quiet).run()
 
 
@@ -68,8 +70,7 @@ def _cmd_reload(args: argparse.Namespace) -> int:
         pid = int(pid_file(config).read_text())
         os.kill(pid, signal.SIGHUP)
     except (FileNotFoundError, ValueError, ProcessLookupError):
-        print(f"appliance reload: no running appliance found ({pid_file(config)})",
-              file=sys.stderr)
+        print(f"appliance reload: no running appliance found ({pid_file(config)})", file=sys.stderr)
         return 1
     return 0
 
@@ -94,12 +95,15 @@ def _cmd_events(args: argparse.Namespace) -> int:
                 print(problem, file=sys.stderr)
             return 1
         if database is None:
-            print("appliance events: no [event-handlers/<id>] of type sqlite is configured",
-                  file=sys.stderr)
+            print(
+                "appliance events: no [event-handlers/<id>] of type sqlite is configured",
+                file=sys.stderr,
+            )
             return 1
     try:
-        rows = query_events(database, since=args.since, ids=args.id, account=args.account,
-                            limit=args.limit)
+        rows = query_events(
+            database, since=args.since, ids=args.id, account=args.account, limit=args.limit
+        )
     except (ValueError, FileNotFoundError) as error:
         print(f"appliance events: {error}", file=sys.stderr)
         return 1
@@ -168,8 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--account")
     events.add_argument("--limit", type=int, help="only the last N events")
     events.add_argument("--json", action="store_true", help="one JSON object per line")
-    events.add_argument("--catalogue-markdown", action="store_true",
-                        help="print the event catalogue (docs/events.md)")
+    events.add_argument(
+        "--catalogue-markdown",
+        action="store_true",
+        help="print the event catalogue (docs/events.md)",
+    )
     events.set_defaults(func=_cmd_events)
 
     account = commands.add_parser("account", help="account tools")

@@ -57,13 +57,18 @@ def _unique_listeners(config: Config) -> Iterator[Problem]:
         address = section["address"]
         for port in _ports_used(section):
             for other_address, other_port, other in seen:
-                if other is not section and port == other_port and _listener_conflict(
-                    address, other_address
+                if (
+                    other is not section
+                    and port == other_port
+                    and _listener_conflict(address, other_address)
                 ):
                     what = "port" if port == section["port"] else "passive_port_range"
-                    yield _problem(section, what,
-                                   f"{address}:{port} is already used by [{other.name}]; "
-                                   "expected a unique address and port per listener")
+                    yield _problem(
+                        section,
+                        what,
+                        f"{address}:{port} is already used by [{other.name}]; "
+                        "expected a unique address and port per listener",
+                    )
                     break
             else:
                 seen.append((address, port, section))
@@ -80,13 +85,18 @@ def _tls_material(config: Config) -> Iterator[Problem]:
         if own:
             yield from _check_pem(section, "tls_private_certificate", own)
         needs_tls = section.type in TLS_SERVICE_TYPES or (
-            section.type == "ftp" and (section.options.get("ftps_require_secured_control")
-                                       or section.options.get("ftps_require_secured_data"))
+            section.type == "ftp"
+            and (
+                section.options.get("ftps_require_secured_control")
+                or section.options.get("ftps_require_secured_data")
+            )
         )
         if needs_tls and not (own or server_pem):
-            yield _problem(section, "tls_private_certificate",
-                           "this service needs TLS; expected tls_private_certificate here "
-                           "or in [server]")
+            yield _problem(
+                section,
+                "tls_private_certificate",
+                "this service needs TLS; expected tls_private_certificate here or in [server]",
+            )
 
 
 def _check_pem(section: Section, option: str, path: Path) -> Iterator[Problem]:
@@ -94,14 +104,22 @@ def _check_pem(section: Section, option: str, path: Path) -> Iterator[Problem]:
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as error:
-        yield _problem(section, option, f"{path}: no unencrypted PEM private key found ({error}); "
-                                        "expected the key and the certificate in one PEM file")
+        yield _problem(
+            section,
+            option,
+            f"{path}: no unencrypted PEM private key found ({error}); "
+            "expected the key and the certificate in one PEM file",
+        )
         return
     try:
         certificate = x509.load_pem_x509_certificates(data)[0]
     except ValueError:
-        yield _problem(section, option, f"{path}: no PEM certificate found; expected the key and "
-                                        "the certificate chain in one PEM file")
+        yield _problem(
+            section,
+            option,
+            f"{path}: no PEM certificate found; expected the key and "
+            "the certificate chain in one PEM file",
+        )
         return
     public = serialization.PublicFormat.SubjectPublicKeyInfo
     encoding = serialization.Encoding.DER
@@ -114,33 +132,49 @@ def _check_pem(section: Section, option: str, path: Path) -> Iterator[Problem]:
 def _ssh_host_keys(config: Config) -> Iterator[Problem]:
     for section in [config.server, *config.services.values()]:
         for value in section.options.get("ssh_server_keys") or []:
-            yield from _check_host_key(section, Path(value) if Path(value).is_absolute()
-                                       else section.source.parent / value)
+            yield from _check_host_key(
+                section, Path(value) if Path(value).is_absolute() else section.source.parent / value
+            )
     for section in config.services.values():
-        if section.type == "ssh" and section.enabled and not (
-            section.options.get("ssh_server_keys") or config.server.options.get("ssh_server_keys")
+        if (
+            section.type == "ssh"
+            and section.enabled
+            and not (
+                section.options.get("ssh_server_keys")
+                or config.server.options.get("ssh_server_keys")
+            )
         ):
-            yield _problem(section, "ssh_server_keys",
-                           "an ssh service needs host keys; expected ssh_server_keys here or "
-                           "in [server]")
+            yield _problem(
+                section,
+                "ssh_server_keys",
+                "an ssh service needs host keys; expected ssh_server_keys here or in [server]",
+            )
 
 
 def _check_host_key(section: Section, path: Path) -> Iterator[Problem]:
     try:
         key = serialization.load_ssh_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as error:
-        yield _problem(section, "ssh_server_keys",
-                       f"{path}: not an unencrypted OpenSSH private key ({error})")
+        yield _problem(
+            section, "ssh_server_keys", f"{path}: not an unencrypted OpenSSH private key ({error})"
+        )
         return
     if isinstance(key, dsa.DSAPrivateKey):
-        yield _problem(section, "ssh_server_keys", f"{path}: DSA host keys are not allowed; "
-                                                   "expected ed25519, ecdsa or rsa >= 3072")
+        yield _problem(
+            section,
+            "ssh_server_keys",
+            f"{path}: DSA host keys are not allowed; expected ed25519, ecdsa or rsa >= 3072",
+        )
     elif isinstance(key, rsa.RSAPrivateKey) and key.key_size < MIN_RSA_HOST_KEY_BITS:
-        yield _problem(section, "ssh_server_keys",
-                       f"{path}: RSA host key of {key.key_size} bits; expected at least "
-                       f"{MIN_RSA_HOST_KEY_BITS}")
-    elif not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-                        | ed25519.Ed25519PrivateKey):
+        yield _problem(
+            section,
+            "ssh_server_keys",
+            f"{path}: RSA host key of {key.key_size} bits; expected at least "
+            f"{MIN_RSA_HOST_KEY_BITS}",
+        )
+    elif not isinstance(
+        key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+    ):
         yield _problem(section, "ssh_server_keys", f"{path}: unsupported host key type")
 
 
@@ -149,9 +183,9 @@ def _resource_types(config: Config) -> Iterator[Problem]:
         if section.type == "email":
             resource = config.resources.get(section["resource"])
             if resource is not None and resource.type != "smtp":
-                yield _problem(section, "resource",
-                               f"[resources/{resource.id}] is of type {resource.type}; "
-                               "expected an smtp resource")
-
-
-
+                yield _problem(
+                    section,
+                    "resource",
+                    f"[resources/{resource.id}] is of type {resource.type}; "
+                    "expected an smtp resource",
+                )

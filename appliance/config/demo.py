@@ -100,12 +100,18 @@ def write_ssh_host_keys(folder: Path) -> list[Path]:
     paths = []
     for name, key in keys.items():
         path = folder / name
-        _write_private(path, key.private_bytes(serialization.Encoding.PEM,
-                                               serialization.PrivateFormat.OpenSSH,
-                                               serialization.NoEncryption()))
+        _write_private(
+            path,
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.OpenSSH,
+                serialization.NoEncryption(),
+            ),
+        )
         (folder / f"{name}.pub").write_bytes(
-            key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                          serialization.PublicFormat.OpenSSH)
+            key.public_key().public_bytes(
+                serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+            )
         )
         paths.append(path)
     return paths
@@ -126,17 +132,22 @@ def self_signed_pem(common_name: str = "localhost", days: int = 365) -> bytes:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName(common_name),
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.IPAddress(ipaddress.ip_address("::1")),
-        ]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName(common_name),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("::1")),
+                ]
+            ),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()) + certificate.public_bytes(
-        serialization.Encoding.PEM)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ) + certificate.public_bytes(serialization.Encoding.PEM)
 
 
 def init_demo(folder: Path, *, address: str = "127.0.0.1") -> str:
@@ -151,8 +162,9 @@ def init_demo(folder: Path, *, address: str = "127.0.0.1") -> str:
     _write_private(keys / "tls.pem", self_signed_pem())
     password = secrets.token_urlsafe(12)
     (folder / "server.ini").write_text(
-        SERVER_INI.render(account=DEMO_ACCOUNT, password_hash=hash_password(password),
-                          address=address),
+        SERVER_INI.render(
+            account=DEMO_ACCOUNT, password_hash=hash_password(password), address=address
+        ),
         encoding="utf-8",
     )
     open_audit_database(folder / "data" / "audit.db").close()

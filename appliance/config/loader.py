@@ -57,16 +57,31 @@ def _read_file(path: Path, problems: list[Problem]) -> list[tuple[str, dict[str,
     try:
         parser.read_string(text, source=str(path))
     except configparser.DuplicateSectionError as error:
-        problems.append(Problem(str(path), error.section, "-",
-                                f"section defined twice in this file (line {error.lineno})"))
+        problems.append(
+            Problem(
+                str(path),
+                error.section,
+                "-",
+                f"section defined twice in this file (line {error.lineno})",
+            )
+        )
         return []
     except configparser.DuplicateOptionError as error:
-        problems.append(Problem(str(path), error.section, error.option,
-                                f"option set twice in this section (line {error.lineno})"))
+        problems.append(
+            Problem(
+                str(path),
+                error.section,
+                error.option,
+                f"option set twice in this section (line {error.lineno})",
+            )
+        )
         return []
     except configparser.MissingSectionHeaderError as error:
-        problems.append(Problem(str(path), "-", "-",
-                                f"line {error.lineno}: text before the first [section] header"))
+        problems.append(
+            Problem(
+                str(path), "-", "-", f"line {error.lineno}: text before the first [section] header"
+            )
+        )
         return []
     except configparser.Error as error:
         message = " ".join(str(error).split())
@@ -94,20 +109,38 @@ def read_sections(path: Path) -> tuple[Path, list[_RawSection], list[Problem]]:
         for name, options in _read_file(file, problems):
             split = _split_name(name)
             if split is None:
-                problems.append(Problem(str(file), name, "-", "unknown section; expected [server] "
-                                        "or [FAMILY/ID] with FAMILY one of "
-                                        + ", ".join(FAMILIES[1:])))
+                problems.append(
+                    Problem(
+                        str(file),
+                        name,
+                        "-",
+                        "unknown section; expected [server] "
+                        "or [FAMILY/ID] with FAMILY one of " + ", ".join(FAMILIES[1:]),
+                    )
+                )
                 continue
             family, section_id = split
             if not SECTION_ID.match(section_id):
-                problems.append(Problem(str(file), name, "-",
-                                        "invalid id; expected letters, digits, '.', '_', '-', '@' "
-                                        "starting with a letter or digit"))
+                problems.append(
+                    Problem(
+                        str(file),
+                        name,
+                        "-",
+                        "invalid id; expected letters, digits, '.', '_', '-', '@' "
+                        "starting with a letter or digit",
+                    )
+                )
                 continue
             if name in seen:
-                problems.append(Problem(str(file), name, "-",
-                                        f"section already defined in {seen[name]}; "
-                                        "each section may be defined once"))
+                problems.append(
+                    Problem(
+                        str(file),
+                        name,
+                        "-",
+                        f"section already defined in {seen[name]}; "
+                        "each section may be defined once",
+                    )
+                )
                 continue
             seen[name] = file
             raw.append(_RawSection(family, section_id, options, file))
@@ -126,8 +159,9 @@ def load_config(path: Path | str) -> Config:
             raw.family, raw.options, source=raw.source, known_ids=known_ids
         )
         name = raw.family if raw.family == "server" else f"{raw.family}/{raw.id}"
-        problems.extend(Problem(str(raw.source), name, option, message)
-                        for option, message in section_problems)
+        problems.extend(
+            Problem(str(raw.source), name, option, message) for option, message in section_problems
+        )
         config.sections.setdefault(raw.family, {})[raw.id] = Section(
             raw.family, raw.id, options, raw.source
         )

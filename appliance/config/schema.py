@@ -91,8 +91,9 @@ class IniValidator(Validator):
         for item in value if isinstance(value, list) else [value]:
             if item not in known:
                 choices = ", ".join(sorted(known)) or "none defined"
-                self._error(field, f"refers to [{family}/{item}], which does not exist "
-                                   f"(defined: {choices})")
+                self._error(
+                    field, f"refers to [{family}/{item}], which does not exist (defined: {choices})"
+                )
 
     def _validate_readable_file(self, wanted, field, value):
         """{'type': 'boolean'}"""
@@ -124,8 +125,9 @@ class IniValidator(Validator):
             return
         for event_id in include + exclude:
             if event_id not in BY_ID:
-                self._error(field, f"event id {event_id} is not in the catalogue "
-                                   "(see docs/events.md)")
+                self._error(
+                    field, f"event id {event_id} is not in the catalogue (see docs/events.md)"
+                )
 
     def _validate_permissions(self, wanted, field, value):
         """{'type': 'boolean'}"""
@@ -166,15 +168,21 @@ class IniValidator(Validator):
     def _validate_password_hash(self, wanted, field, value):
         """{'type': 'boolean'}"""
         if wanted and not is_password_hash(value):
-            self._error(field, "expected an argon2id or scrypt hash from `appliance account hash`, "
-                               "never a plaintext password")
+            self._error(
+                field,
+                "expected an argon2id or scrypt hash from `appliance account hash`, "
+                "never a plaintext password",
+            )
 
     def _validate_url_schemes(self, schemes, field, value):
         """{'type': 'list'}"""
         parts = urlsplit(value)
         if parts.scheme not in schemes or not parts.hostname:
-            self._error(field, f"expected a URL like {schemes[0]}://host:port "
-                               f"({' or '.join(schemes)}), got {value!r}")
+            self._error(
+                field,
+                f"expected a URL like {schemes[0]}://host:port "
+                f"({' or '.join(schemes)}), got {value!r}",
+            )
         else:
             try:
                 parts.port  # noqa: B018 - raises on a bad port
@@ -190,8 +198,9 @@ def validate_section(
     section_type = options.get("type")
     problems: list[tuple[str, str]] = []
     if types and section_type is not None and section_type not in types:
-        problems.append(("type", f"unknown type {section_type!r}; expected one of "
-                                 f"{', '.join(sorted(types))}"))
+        problems.append(
+            ("type", f"unknown type {section_type!r}; expected one of {', '.join(sorted(types))}")
+        )
         section_type = None
     schema = section_schema(family, section_type)
     validator = IniValidator(schema, source=str(source), known_ids=known_ids)

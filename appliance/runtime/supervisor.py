@@ -108,21 +108,38 @@ class Supervisor:
                 continue
             factory = SERVICE_TYPES.get(section.type)
             if factory is None:
-                bus.emit(20078, f"services/{section.id}", service=section.id,
-                         address=section["address"], port=section["port"],
-                         error=f"service type {section.type!r} is not built in this version")
+                bus.emit(
+                    20078,
+                    f"services/{section.id}",
+                    service=section.id,
+                    address=section["address"],
+                    port=section["port"],
+                    error=f"service type {section.type!r} is not built in this version",
+                )
                 continue
             service = factory(section, self.context)
             try:
                 await service.start()
             except Exception as error:
-                bus.emit(20078, f"services/{section.id}", service=section.id,
-                         address=section["address"], port=section["port"], error=str(error))
+                bus.emit(
+                    20078,
+                    f"services/{section.id}",
+                    service=section.id,
+                    address=section["address"],
+                    port=section["port"],
+                    error=str(error),
+                )
                 continue
             self.services[section.id] = (section, service)
             address, port = service.listening
-            bus.emit(20076, f"services/{section.id}", service=section.id, type=section.type,
-                     address=address, port=port)
+            bus.emit(
+                20076,
+                f"services/{section.id}",
+                service=section.id,
+                type=section.type,
+                address=address,
+                port=port,
+            )
 
     async def _stop_services(self, ids: list[str]) -> None:
         for service_id in ids:
@@ -141,23 +158,33 @@ class Supervisor:
             try:
                 new = await asyncio.to_thread(load_config, self.config_path)
             except ConfigError as error:
-                bus.emit(20081, "server", config=str(self.config_path),
-                         problems="; ".join(str(p) for p in error.problems))
+                bus.emit(
+                    20081,
+                    "server",
+                    config=str(self.config_path),
+                    problems="; ".join(str(p) for p in error.problems),
+                )
                 return False
             old_sinks = bus.replace_sinks(build_sinks(new))
             for sink in old_sinks:
                 await asyncio.to_thread(sink.close)
             changed = [
-                service_id for service_id, (section, _service) in self.services.items()
+                service_id
+                for service_id, (section, _service) in self.services.items()
                 if new.services.get(service_id) is None
                 or new.services[service_id].options != section.options
             ]
             await self._stop_services(changed)
             self.context.config = new
             await self._start_services(
-                section for service_id, section in new.services.items()
+                section
+                for service_id, section in new.services.items()
                 if service_id not in self.services
             )
-            bus.emit(20080, "server", config=str(new.main_file),
-                     changes=f"{len(changed)} services restarted" if changed else "no listener changed")
+            bus.emit(
+                20080,
+                "server",
+                config=str(new.main_file),
+                changes=f"{len(changed)} services restarted" if changed else "no listener changed",
+            )
             return True

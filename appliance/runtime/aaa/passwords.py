@@ -41,16 +41,18 @@ def verify_password(stored_hash: str, password: str) -> bool:
     if parsed is None:
         return False
     n, r, p, salt, expected = parsed
-    actual = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=len(expected),
-                            maxmem=256 * 1024 * 1024)
+    actual = hashlib.scrypt(
+        password.encode(), salt=salt, n=n, r=r, p=p, dklen=len(expected), maxmem=256 * 1024 * 1024
+    )
     return hmac.compare_digest(actual, expected)
 
 
 def hash_password_scrypt(password: str, *, n: int = 2**15, r: int = 8, p: int = 1) -> str:
     """`$scrypt$ln=15,r=8,p=1$SALT$HASH` (base64, unpadded), for sites that mandate scrypt."""
     salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32,
-                            maxmem=256 * 1024 * 1024)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=256 * 1024 * 1024
+    )
     return f"{SCRYPT_PREFIX}ln={n.bit_length() - 1},r={r},p={p}${_b64(salt)}${_b64(digest)}"
 
 

@@ -97,7 +97,9 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern[2:-1], re.IGNORECASE)
     except re.error as error:
-        raise PermissionSyntaxError(f"regular expression {pattern!r} does not compile: {error}") from None
+        raise PermissionSyntaxError(
+            f"regular expression {pattern!r} does not compile: {error}"
+        ) from None
 
 
 def parse_permissions(lines: list[str]) -> PermissionText:

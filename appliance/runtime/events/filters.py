@@ -1,4 +1,4 @@
-"""Which events an event handler receives: ids (with !exclusions), groups, accounts, components, sources."""
+"""Which events a handler receives: ids (with !exclusions), groups, accounts, components, peers."""
 
 from __future__ import annotations
 

@@ -47,11 +47,13 @@ def query_events(
         clauses.append("account = ?")
         params.append(account)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"SELECT seq, uuid, id, time, component, account, peer, message, data FROM events {where} ORDER BY seq"  # noqa: S608 - only placeholders are interpolated
+    columns = "seq, uuid, id, time, component, account, peer, message, data"
+    # Only placeholders and fixed text are interpolated; values travel as parameters.
+    sql = f"SELECT {columns} FROM events {where} ORDER BY seq DESC"  # noqa: S608
     if limit:
-        sql = f"SELECT * FROM ({sql.replace('ORDER BY seq', 'ORDER BY seq DESC')} LIMIT {int(limit)}) ORDER BY seq"
+        sql += f" LIMIT {int(limit)}"
     uri = f"{Path(database).resolve().as_uri()}?mode=ro"
     with sqlite3.connect(uri, uri=True) as connection:
         connection.row_factory = sqlite3.Row
         rows = connection.execute(sql, params).fetchall()
-    return [{**dict(row), "data": json.loads(row["data"])} for row in rows]
+    return [{**dict(row), "data": json.loads(row["data"])} for row in reversed(rows)]

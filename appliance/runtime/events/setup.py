@@ -27,23 +27,38 @@ def build_sink(section: Section, config: Config) -> Sink:
     if section.type == "text-log":
         return TextLogSink(handler_id, section.path("path"), event_filter)
     if section.type == "syslog":
-        return SyslogSink(handler_id, section["url"], facility=section["facility"],
-                          app_name=section["app_name"],
-                          ca_certificate=_optional_path(section, "ca_certificate"),
-                          event_filter=event_filter)
+        return SyslogSink(
+            handler_id,
+            section["url"],
+            facility=section["facility"],
+            app_name=section["app_name"],
+            ca_certificate=_optional_path(section, "ca_certificate"),
+            event_filter=event_filter,
+        )
     if section.type == "email":
         smtp = config.resources[section["resource"]]
-        return EmailSink(handler_id, host=smtp["address"], port=smtp["port"],
-                         sender=section["email_from"], recipients=section["email_to"],
-                         subject=section["email_subject"], security=smtp["security"],
-                         username=smtp.get("username"),
-                         password_file=smtp.path("password_file"),
-                         ca_certificate=_optional_path(smtp, "ca_certificate"),
-                         timeout=smtp["timeout"], event_filter=event_filter)
+        return EmailSink(
+            handler_id,
+            host=smtp["address"],
+            port=smtp["port"],
+            sender=section["email_from"],
+            recipients=section["email_to"],
+            subject=section["email_subject"],
+            security=smtp["security"],
+            username=smtp.get("username"),
+            password_file=smtp.path("password_file"),
+            ca_certificate=_optional_path(smtp, "ca_certificate"),
+            timeout=smtp["timeout"],
+            event_filter=event_filter,
+        )
     if section.type == "webhook":
-        return WebhookSink(handler_id, section["url"], timeout=section["timeout"],
-                           ca_certificate=_optional_path(section, "ca_certificate"),
-                           event_filter=event_filter)
+        return WebhookSink(
+            handler_id,
+            section["url"],
+            timeout=section["timeout"],
+            ca_certificate=_optional_path(section, "ca_certificate"),
+            event_filter=event_filter,
+        )
     raise ValueError(f"[{section.name}] is not a sink")
 
 

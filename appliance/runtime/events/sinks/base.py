@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-import time
 from typing import TYPE_CHECKING
 
 from appliance.runtime.events.event import Event
@@ -112,8 +111,9 @@ class Sink:
             except Exception as error:
                 failures += 1
                 retry_in = min(self.max_backoff, self.initial_backoff * 2 ** (failures - 1))
-                self._report(60001, error=_describe(error), retry_in=retry_in,
-                             pending=len(self._queue))
+                self._report(
+                    60001, error=_describe(error), retry_in=retry_in, pending=len(self._queue)
+                )
                 with self._wakeup:
                     self._wakeup.wait_for(lambda: self._closing, timeout=retry_in)
                 continue

@@ -70,15 +70,13 @@ class SQLiteSink(Sink):
         super().__init__(handler_id, event_filter)
 
     def deliver_durable(self, event: Event) -> bool:
-        with self._db_lock:
-            with self._connection:
-                self._connection.execute(INSERT, event_row(event))
+        with self._db_lock, self._connection:
+            self._connection.execute(INSERT, event_row(event))
         return True
 
     def deliver(self, batch: list[Event]) -> None:
-        with self._db_lock:
-            with self._connection:
-                self._connection.executemany(INSERT, [event_row(e) for e in batch])
+        with self._db_lock, self._connection:
+            self._connection.executemany(INSERT, [event_row(e) for e in batch])
 
     def shutdown(self) -> None:
         with self._db_lock:

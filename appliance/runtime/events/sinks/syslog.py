@@ -13,13 +13,26 @@ from appliance.runtime.events.filters import EventFilter
 from appliance.runtime.events.sinks.base import Sink
 
 FACILITIES = {
-    "kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6,
-    "news": 7, "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11,
+    "kern": 0,
+    "user": 1,
+    "mail": 2,
+    "daemon": 3,
+    "auth": 4,
+    "syslog": 5,
+    "lpr": 6,
+    "news": 7,
+    "uucp": 8,
+    "cron": 9,
+    "authpriv": 10,
+    "ftp": 11,
     **{f"local{n}": 16 + n for n in range(8)},
 }
 SEVERITIES = {
-    Severity.CRITICAL: 2, Severity.ERROR: 3, Severity.WARNING: 4,
-    Severity.INFO: 6, Severity.DEBUG: 7,
+    Severity.CRITICAL: 2,
+    Severity.ERROR: 3,
+    Severity.WARNING: 4,
+    Severity.INFO: 6,
+    Severity.DEBUG: 7,
 }
 # The private enterprise number reserved for documentation examples (RFC 5612).
 ENTERPRISE_ID = 32473
@@ -30,7 +43,9 @@ def _sd_escape(value: object) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
 
 
-def format_rfc5424(event: Event, *, facility: int, app_name: str, hostname: str, procid: int) -> bytes:
+def format_rfc5424(
+    event: Event, *, facility: int, app_name: str, hostname: str, procid: int
+) -> bytes:
     priority = facility * 8 + SEVERITIES[event.type.severity]
     params = {"id": event.id, "uuid": event.uuid, "component": event.component}
     if event.account:
@@ -40,7 +55,9 @@ def format_rfc5424(event: Event, *, facility: int, app_name: str, hostname: str,
     structured = "[appliance@{} {}]".format(
         ENTERPRISE_ID, " ".join(f'{key}="{_sd_escape(value)}"' for key, value in params.items())
     )
-    header = f"<{priority}>1 {event.timestamp} {hostname} {app_name} {procid} {event.id} {structured}"
+    header = (
+        f"<{priority}>1 {event.timestamp} {hostname} {app_name} {procid} {event.id} {structured}"
+    )
     return (header + " \ufeff" + event.message).encode("utf-8")
 
 
@@ -81,8 +98,13 @@ class SyslogSink(Sink):
 
     def deliver(self, batch: list[Event]) -> None:
         messages = [
-            format_rfc5424(event, facility=self.facility, app_name=self.app_name,
-                           hostname=self.hostname, procid=self.procid)
+            format_rfc5424(
+                event,
+                facility=self.facility,
+                app_name=self.app_name,
+                hostname=self.hostname,
+                procid=self.procid,
+            )
             for event in batch
         ]
         if self._socket is None:

@@ -12,8 +12,14 @@ from appliance.runtime.events.sinks.base import Sink
 def format_line(event: Event) -> str:
     message = event.message.replace("\r", " ").replace("\n", " ")
     return " ".join(
-        (str(event.id), event.timestamp, event.component, event.account or "-",
-         event.peer or "-", message)
+        (
+            str(event.id),
+            event.timestamp,
+            event.component,
+            event.account or "-",
+            event.peer or "-",
+            message,
+        )
     )
 
 
