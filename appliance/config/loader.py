@@ -150,6 +150,8 @@ def read_sections(path: Path) -> tuple[Path, list[_RawSection], list[Problem]]:
 def load_config(path: Path | str) -> Config:
     """Load and validate; raises ConfigError with every problem found."""
     main, raw_sections, problems = read_sections(Path(path))
+    if problems:
+        raise ConfigError(problems)  # structure first: later checks would only echo these
     known_ids: dict[str, set[str]] = {family: set() for family in FAMILIES}
     for section in raw_sections:
         known_ids[section.family].add(section.id)

@@ -196,20 +196,20 @@ def validate_section(
     """Normalize and validate one section: (typed options, [(option, message)])."""
     types = family_schema(family)["types"]
     section_type = options.get("type")
-    problems: list[tuple[str, str]] = []
-    if types and section_type is not None and section_type not in types:
-        problems.append(
-            ("type", f"unknown type {section_type!r}; expected one of {', '.join(sorted(types))}")
-        )
-        section_type = None
+    if section_type not in types:
+        section_type = None  # the `allowed` rule of `type` reports it
     schema = section_schema(family, section_type)
     validator = IniValidator(schema, source=str(source), known_ids=known_ids)
     if validator.validate(options):
-        return validator.document, problems
+        return validator.document, []
+    problems: list[tuple[str, str]] = []
+    coerce_failed: set[str] = set()
     for option, message in _flatten(validator.errors):
-        if message == "unknown field":
-            message = _unknown_option_message(option, schema)
-        problems.append((option, _reword(message)))
+        if "cannot be coerced" in message:
+            coerce_failed.add(option)
+        elif option in coerce_failed and message.startswith("must be of"):
+            continue  # the coercion error already says what was expected
+        problems.append((option, _reword(message, schema.get(option) or {}, schema, option)))
     return validator.document or {}, problems
 
 
@@ -242,7 +242,13 @@ _REWORDS = (
 )
 
 
-def _reword(message: str) -> str:
+def _reword(message: str, rules: dict, schema: dict, option: str) -> str:
+    if message == "unknown field":
+        return _unknown_option_message(option, schema)
+    if message.startswith("unallowed value") and rules.get("allowed"):
+        allowed = ", ".join(str(value) for value in rules["allowed"])
+        value = message.removeprefix("unallowed value ")
+        return f"value {value} is not allowed; expected one of: {allowed}"
     for pattern, replacement in _REWORDS:
         if pattern.match(message):
             message = pattern.sub(replacement, message)
