@@ -19,8 +19,14 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
 
 def appliance(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "appliance", *args], input=stdin, env=ENV,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "appliance", *args],
+        input=stdin,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_init_writes_a_valid_demo_and_refuses_to_overwrite(tmp_path: Path):
@@ -29,10 +35,20 @@ def test_init_writes_a_valid_demo_and_refuses_to_overwrite(tmp_path: Path):
     assert run.returncode == 0, run.stderr
     password = re.search(r"stored only as a hash\): (\S+)", run.stdout)[1]
     config = load_config(demo)
-    assert {s.type for s in config.services.values()} == {"ftp", "ftps-implicit", "ssh", "http",
-                                                          "https"}
-    assert sorted(s["port"] for s in config.services.values()) == [10021, 10022, 10080, 10443,
-                                                                   10990]
+    assert {s.type for s in config.services.values()} == {
+        "ftp",
+        "ftps-implicit",
+        "ssh",
+        "http",
+        "https",
+    }
+    assert sorted(s["port"] for s in config.services.values()) == [
+        10021,
+        10022,
+        10080,
+        10443,
+        10990,
+    ]
     stored = config.accounts["demo"]["password"]
     assert stored.startswith("$argon2id$") and verify_password(stored, password)
     assert password not in (demo / "server.ini").read_text()
@@ -48,8 +64,13 @@ def test_init_writes_a_valid_demo_and_refuses_to_overwrite(tmp_path: Path):
 def test_serve_then_query_events(tmp_path: Path):
     demo = tmp_path / "demo"
     appliance("init", str(demo))
-    process = subprocess.Popen([sys.executable, "-m", "appliance", "serve", "-c", str(demo)],
-                               env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "serve", "-c", str(demo)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_for(lambda: audit_events(demo / "data" / "audit.db", 20074))
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=30)

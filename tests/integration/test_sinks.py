@@ -42,8 +42,11 @@ input(type="imtcp" address="127.0.0.1" port="{port}")
 template(name="full" type="string" string="%msgid% %app-name% %structured-data% %msg%\\n")
 *.* action(type="omfile" file="{log_file}" template="full")
 """)
-    process = subprocess.Popen([RSYSLOGD, "-n", "-f", str(conf), "-i", str(tmp_path / "pid")],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [RSYSLOGD, "-n", "-f", str(conf), "-i", str(tmp_path / "pid")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
     def listening() -> bool:
         with socket.socket() as probe:
@@ -60,12 +63,23 @@ def test_syslog_reaches_rsyslog(rsyslog, transport):
     port, log_file = rsyslog
     sink = SyslogSink("siem", f"{transport}://127.0.0.1:{port}", app_name="mft")
     bus = EventBus([sink])
-    bus.emit(20021, "services/sftp", peer="192.0.2.7:5555", username="eve", protocol="sftp",
-             reason=f"bad password over {transport}")
+    bus.emit(
+        20021,
+        "services/sftp",
+        peer="192.0.2.7:5555",
+        username="eve",
+        protocol="sftp",
+        reason=f"bad password over {transport}",
+    )
     assert sink.flush()
-    line = wait_for(lambda: next((x for x in log_file.read_text().splitlines()
-                                  if transport in x), None) if log_file.exists() else None)
-    assert line.startswith("20021 mft [appliance@32473 id=\"20021\"")
+    line = wait_for(
+        lambda: (
+            next((x for x in log_file.read_text().splitlines() if transport in x), None)
+            if log_file.exists()
+            else None
+        )
+    )
+    assert line.startswith('20021 mft [appliance@32473 id="20021"')
     assert 'peer="192.0.2.7:5555"' in line
     assert line.endswith(f"Authentication of eve over sftp failed: bad password over {transport}.")
     bus.close()
@@ -80,7 +94,7 @@ def test_syslog_tcp_uses_octet_counting_and_rfc5424():
     connection, _ = server.accept()
     connection.settimeout(10)
     data = b""
-    while b" " not in data or len(data) < int(data.split(b" ", 1)[0]) + len(data.split(b" ")[0]) + 1:
+    while not _complete_frame(data):
         data += connection.recv(4096)
     length, message = data.split(b" ", 1)
     assert int(length) == len(message)
@@ -90,6 +104,11 @@ def test_syslog_tcp_uses_octet_counting_and_rfc5424():
     bus.close()
     connection.close()
     server.close()
+
+
+def _complete_frame(data: bytes) -> bool:
+    length, space, rest = data.partition(b" ")
+    return bool(space) and len(rest) >= int(length)
 
 
 @pytest.fixture
@@ -106,8 +125,9 @@ def smtp_server(tmp_path: Path, key_material: Path):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(key_material / "tls.pem")
     port = free_port()
-    controller = Controller(Collect(), hostname="127.0.0.1", port=port, tls_context=context,
-                            require_starttls=True)
+    controller = Controller(
+        Collect(), hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+    )
     controller.start()
     yield port, received
     controller.stop()
@@ -115,15 +135,28 @@ def smtp_server(tmp_path: Path, key_material: Path):
 
 def test_email_over_starttls_carries_the_event_json(smtp_server, key_material):
     port, received = smtp_server
-    sink = EmailSink("alerts", host="127.0.0.1", port=port, sender="mft@example.test",
-                     recipients=["ops@example.test", "sec@example.test"],
-                     subject="[mft] {id}: {message}",
-                     security="starttls", ca_certificate=str(key_material / "tls.pem"),
-                     event_filter=EventFilter(include_ids=frozenset({50003})))
+    sink = EmailSink(
+        "alerts",
+        host="127.0.0.1",
+        port=port,
+        sender="mft@example.test",
+        recipients=["ops@example.test", "sec@example.test"],
+        subject="[mft] {id}: {message}",
+        security="starttls",
+        ca_certificate=str(key_material / "tls.pem"),
+        event_filter=EventFilter(include_ids=frozenset({50003})),
+    )
     bus = EventBus([sink])
     bus.emit(20058, "services/ftp", path="/ignored")  # filtered out
-    event = bus.emit(50003, "event-handlers/av", account="bob", handler="av",
-                     path="/Inbox/x.exe", quarantine_path="/q/x.exe", reason="EICAR")
+    event = bus.emit(
+        50003,
+        "event-handlers/av",
+        account="bob",
+        handler="av",
+        path="/Inbox/x.exe",
+        quarantine_path="/q/x.exe",
+        reason="EICAR",
+    )
     assert sink.flush()
     message = wait_for(lambda: received[0] if received else None)
     assert len(received) == 1
@@ -167,9 +200,15 @@ def test_dead_smtp_server_never_blocks_emission(tmp_path: Path):
     black_hole = socket.create_server(("127.0.0.1", 0))
     accepted = []
     threading.Thread(target=lambda: accepted.append(black_hole.accept()), daemon=True).start()
-    email = EmailSink("alerts", host="127.0.0.1", port=black_hole.getsockname()[1],
-                      sender="a@example.test", recipients=["b@example.test"], security="none",
-                      timeout=3)
+    email = EmailSink(
+        "alerts",
+        host="127.0.0.1",
+        port=black_hole.getsockname()[1],
+        sender="a@example.test",
+        recipients=["b@example.test"],
+        security="none",
+        timeout=3,
+    )
     audit = SQLiteSink("audit", tmp_path / "audit.db")
     bus = EventBus([audit, email])
     for n in range(50):
@@ -190,21 +229,33 @@ def test_dead_smtp_server_never_blocks_emission(tmp_path: Path):
 def test_refused_smtp_retries_with_backoff_then_recovers(tmp_path: Path, smtp_server, key_material):
     port, received = smtp_server
     dead_port = free_port()
-    email = EmailSink("alerts", host="127.0.0.1", port=dead_port, sender="a@example.test",
-                      recipients=["b@example.test"], security="starttls",
-                      ca_certificate=str(key_material / "tls.pem"))
+    email = EmailSink(
+        "alerts",
+        host="127.0.0.1",
+        port=dead_port,
+        sender="a@example.test",
+        recipients=["b@example.test"],
+        security="starttls",
+        ca_certificate=str(key_material / "tls.pem"),
+    )
     email.initial_backoff = 0.2
     audit = SQLiteSink("audit", tmp_path / "audit.db")
     bus = EventBus([audit, email])
     bus.emit(20024, "aaa", subject="192.0.2.9", duration=60, failures=5)
-    failures = wait_for(lambda: len(audit_events(tmp_path / "audit.db", 60001)) >= 2
-                        and audit_events(tmp_path / "audit.db", 60001))
+    failures = wait_for(
+        lambda: (
+            len(audit_events(tmp_path / "audit.db", 60001)) >= 2
+            and audit_events(tmp_path / "audit.db", 60001)
+        )
+    )
     assert failures[1]["data"]["retry_in"] > failures[0]["data"]["retry_in"]
     email.port = port  # the relay comes back
     wait_for(lambda: received)
     recovered = wait_for(lambda: audit_events(tmp_path / "audit.db", 60002))
     assert recovered[0]["data"]["failures"] >= 2
-    assert json.loads(message_from_bytes(received[0].as_bytes()).get_payload(decode=True))[
-        "id"] == 20024
+    assert (
+        json.loads(message_from_bytes(received[0].as_bytes()).get_payload(decode=True))["id"]
+        == 20024
+    )
     email.close()
     audit.close()

@@ -28,8 +28,13 @@ path = data/audit.db
 
 def serve(folder: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "appliance", "serve", "-q", "-c", str(folder)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "appliance", "serve", "-q", "-c", str(folder)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_sighup_with_bad_config_keeps_the_old_one(tmp_path: Path):
@@ -44,16 +49,21 @@ def test_sighup_with_bad_config_keeps_the_old_one(tmp_path: Path):
         (tmp_path / "server.ini").write_text(BASE + "\n[services/x]\ntype = ssh\nport = nope\n")
         process.send_signal(signal.SIGHUP)
         rejected = wait_for(lambda: audit_events(database, 20081))
-        assert "server.ini:services/x:port: expected a whole number, got 'nope'" in rejected[0][
-            "data"]["problems"]
+        assert (
+            "server.ini:services/x:port: expected a whole number, got 'nope'"
+            in rejected[0]["data"]["problems"]
+        )
         assert process.poll() is None, "a rejected reload must not stop the appliance"
 
         log_file = tmp_path / "logs" / "events.log"
-        (tmp_path / "server.ini").write_text(BASE + textwrap.dedent(f"""
+        (tmp_path / "server.ini").write_text(
+            BASE
+            + textwrap.dedent(f"""
             [event-handlers/log]
             type = text-log
             path = {log_file}
-        """))
+        """)
+        )
         process.send_signal(signal.SIGHUP)
         wait_for(lambda: audit_events(database, 20080))
         # The new handler from the reloaded configuration receives events.
@@ -79,15 +89,23 @@ def test_reload_command_validates_before_signalling(tmp_path: Path):
     try:
         wait_for(lambda: audit_events(tmp_path / "data" / "audit.db", 20074))
         (tmp_path / "server.ini").write_text(BASE + "bogus = 1\n")
-        run = subprocess.run([sys.executable, "-m", "appliance", "reload", "-c", str(tmp_path)],
-                             env=env, capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "appliance", "reload", "-c", str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert run.returncode == 1
         assert "event-handlers/audit:bogus: unknown option" in run.stderr
         assert not audit_events(tmp_path / "data" / "audit.db", 20080, 20081)
 
         (tmp_path / "server.ini").write_text(BASE)
-        run = subprocess.run([sys.executable, "-m", "appliance", "reload", "-c", str(tmp_path)],
-                             env=env, capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "appliance", "reload", "-c", str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert run.returncode == 0, run.stderr
         wait_for(lambda: audit_events(tmp_path / "data" / "audit.db", 20080))
     finally:
@@ -100,5 +118,6 @@ def test_serve_refuses_an_invalid_config_without_traceback(tmp_path: Path):
     process = serve(tmp_path)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 1
-    assert stderr.strip() == (f"{tmp_path / 'server.ini'}:server:ban_failures: "
-                              "expected a whole number, got 'many'")
+    assert stderr.strip() == (
+        f"{tmp_path / 'server.ini'}:server:ban_failures: expected a whole number, got 'many'"
+    )

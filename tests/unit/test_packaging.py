@@ -8,8 +8,9 @@ from tests.conftest import REPO
 
 
 def test_every_package_folder_is_listed_in_pyproject():
-    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "packages"])
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     on_disk = {
         ".".join(path.parent.relative_to(REPO).parts)
         for path in (REPO / "appliance").rglob("__init__.py")
