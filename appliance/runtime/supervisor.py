@@ -21,7 +21,7 @@ from appliance.runtime.context import RuntimeContext
 from appliance.runtime.events.bus import EventBus
 from appliance.runtime.events.setup import build_sinks
 from appliance.runtime.events.sinks.textlog import format_line
-from appliance.runtime.services import SERVICE_TYPES
+from appliance.runtime.services import service_class
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class Supervisor:
         for section in sections:
             if not section.enabled:
                 continue
-            factory = SERVICE_TYPES.get(section.type)
+            factory = service_class(section.type)
             if factory is None:
                 bus.emit(
                     20078,
