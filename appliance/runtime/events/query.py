@@ -53,7 +53,10 @@ def query_events(
     if limit:
         sql += f" LIMIT {int(limit)}"
     uri = f"{Path(database).resolve().as_uri()}?mode=ro"
-    with sqlite3.connect(uri, uri=True) as connection:
-        connection.row_factory = sqlite3.Row
-        rows = connection.execute(sql, params).fetchall()
+    try:
+        with sqlite3.connect(uri, uri=True) as connection:
+            connection.row_factory = sqlite3.Row
+            rows = connection.execute(sql, params).fetchall()
+    except sqlite3.Error as error:
+        raise ValueError(f"audit database {database} cannot be read: {error}") from None
     return [{**dict(row), "data": json.loads(row["data"])} for row in reversed(rows)]
