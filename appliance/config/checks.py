@@ -23,6 +23,7 @@ def cross_check(config: Config) -> list[Problem]:
         *_tls_material(config),
         *_ssh_host_keys(config),
         *_resource_types(config),
+        *_handler_chains(config),
     ]
 
 
@@ -189,3 +190,51 @@ def _resource_types(config: Config) -> Iterator[Problem]:
                     f"[resources/{resource.id}] is of type {resource.type}; "
                     "expected an smtp resource",
                 )
+
+
+def _handler_chains(config: Config) -> Iterator[Problem]:
+    """`after` must name a file handler and never loop; quarantine stays out of home folders."""
+    handlers = config.event_handlers
+    for section in handlers.values():
+        after = section.options.get("after")
+        if (
+            after
+            and "quarantine_folder" not in handlers[after].options
+            and handlers[after].type != "file-dispatcher"
+        ):
+            yield _problem(
+                section,
+                "after",
+                f"[event-handlers/{after}] is not a file handler; "
+                "expected a file-dispatcher, signature-check or "
+                "external-command",
+            )
+            continue
+        seen = {section.id}
+        while after:
+            if after in seen:
+                yield _problem(section, "after", f"the chain of handlers loops back to {after}")
+                break
+            seen.add(after)
+            after = handlers[after].options.get("after")
+        folder = section.path("quarantine_folder")
+        if folder is not None:
+            yield from _outside_homes(config, section, folder)
+
+
+def _outside_homes(config: Config, section: Section, folder: Path) -> Iterator[Problem]:
+    folder = folder.resolve()
+    for owner in [*config.groups.values(), *config.accounts.values()]:
+        home = owner.options.get("home_folder_path")
+        if not home:
+            continue
+        root = owner.path("home_folder_path")
+        root = Path(str(root).split("${USER}", 1)[0]).resolve()
+        if folder == root or root in folder.parents:
+            yield _problem(
+                section,
+                "quarantine_folder",
+                f"{folder} is inside the home folders of [{owner.name}]; expected a "
+                "folder no account can reach",
+            )
+            return

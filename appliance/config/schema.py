@@ -137,6 +137,18 @@ class IniValidator(Validator):
             except PermissionSyntaxError as error:
                 self._error(field, str(error))
 
+    def _validate_dispatch_rules(self, wanted, field, value):
+        """{'type': 'boolean'}"""
+        if not wanted:
+            return
+        from appliance.runtime.handlers.dispatch_rules import DispatchRuleError, parse_rule
+
+        for line in value:
+            try:
+                parse_rule(line)
+            except DispatchRuleError as error:
+                self._error(field, str(error))
+
     def _validate_ip_address(self, wanted, field, value):
         """{'type': 'boolean'}"""
         if wanted:

@@ -22,6 +22,7 @@ from appliance.runtime.context import RuntimeContext
 from appliance.runtime.events.bus import EventBus
 from appliance.runtime.events.setup import build_sinks
 from appliance.runtime.events.sinks.textlog import format_line
+from appliance.runtime.handlers.engine import HandlerEngine
 from appliance.runtime.services import service_class
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class Supervisor:
             bus.subscribe(lambda event: print(format_line(event), flush=True))
         self.context = RuntimeContext(config=config, bus=bus)
         self.context.aaa = AAA(self.context)
+        self.handlers = HandlerEngine(bus)
+        self.handlers.configure(config)
         config.data_folder.mkdir(parents=True, exist_ok=True)
         pid_file(config).write_text(str(os.getpid()))
         bus.emit(20074, "server", config=str(config.main_file), version=__version__)
@@ -76,6 +79,7 @@ class Supervisor:
             if poller:
                 poller.cancel()
             await self._stop_services(list(self.services))
+            await asyncio.to_thread(self.handlers.close)
             bus.emit(20075, "server", reason=reason)
             bus.close()
             pid_file(self.context.config).unlink(missing_ok=True)
@@ -178,6 +182,7 @@ class Supervisor:
             ]
             await self._stop_services(changed)
             self.context.config = new
+            self.handlers.configure(new)
             await self._start_services(
                 section
                 for service_id, section in new.services.items()

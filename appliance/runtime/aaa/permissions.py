@@ -134,3 +134,22 @@ class Permissions:
             "layers": [layer.describe() for layer in layers],
             "home_folder": sorted(op for op in OPERATIONS if self.allows(op, "/")),
         }
+
+
+class MatchExpression:
+    """One match expression as permission rules write it, for other rule engines (dispatch)."""
+
+    def __init__(self, expression: str, user: str = "") -> None:
+        rule = Rule(expression, ())
+        self.expression = expression
+        self._compiled = _CompiledRule(rule, _compile_rule(rule, user))
+
+    def match(self, path: str) -> tuple[str, ...] | None:
+        """The groups (group 0 is the matched text) when the expression matches, else None."""
+        if not self._compiled.matches(path):
+            return None
+        rule, regex = self._compiled.rule, self._compiled.regex
+        if rule.is_regex and not rule.negated:
+            found = regex.search(path)
+            return (found.group(0), *found.groups(default=""))
+        return (path,)

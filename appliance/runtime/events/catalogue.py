@@ -379,6 +379,14 @@ CATALOGUE: tuple[EventType, ...] = (
         ("handler", "path", "quarantine_path", "reason"),
         durable=True,
     ),
+    EventType(
+        50004,
+        "handler-retrying",
+        "Handler {handler} failed ({error}); {tries_left} tries left, next in {retry_in} s.",
+        _S.WARNING,
+        _O.HANDLER,
+        ("handler", "error", "tries_left", "retry_in"),
+    ),
     # 6xxxx: audit sinks
     EventType(
         60001,
