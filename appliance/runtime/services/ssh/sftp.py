@@ -95,6 +95,8 @@ class ApplianceSFTPServer(asyncssh.SFTPServer):
         return asyncssh.SFTPAttrs.from_local(os.fstat(file_obj.reader.fileno()))
 
     async def setstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
+        if attrs.size is not None:
+            self._same_size(attrs.size, self.stat(path).size)
         changes = self._attribute_changes(attrs)
         if changes:
             with as_sftp_errors():
@@ -103,6 +105,8 @@ class ApplianceSFTPServer(asyncssh.SFTPServer):
     lsetstat = setstat
 
     async def fsetstat(self, file_obj: OpenFile, attrs: asyncssh.SFTPAttrs) -> None:
+        if attrs.size is not None:
+            self._same_size(attrs.size, self.fstat(file_obj).size)
         changes = self._attribute_changes(attrs)
         if not changes:
             return
@@ -115,9 +119,13 @@ class ApplianceSFTPServer(asyncssh.SFTPServer):
         file_obj.attributes.update(changes)
 
     @staticmethod
-    def _attribute_changes(attrs: asyncssh.SFTPAttrs) -> dict:
-        if attrs.size is not None:
+    def _same_size(wanted: int, current: int) -> None:
+        """Clients (OpenSSH's scp) set the size they just wrote; truncating is not offered."""
+        if wanted != current:
             raise asyncssh.SFTPOpUnsupported("changing the size of a file is not supported")
+
+    @staticmethod
+    def _attribute_changes(attrs: asyncssh.SFTPAttrs) -> dict:
         changes = {}
         if attrs.mtime is not None:
             changes["mtime"] = float(attrs.mtime)
@@ -237,4 +245,6 @@ class ApplianceSFTPServer(asyncssh.SFTPServer):
         return self.statvfs(b"/")
 
     def exit(self) -> None:
-        """The session sends the exit status (see session.py)."""
+        """The session ended: report exit status 0 before the channel closes (OpenSSH 9's scp
+        counts a copy as failed without one)."""
+        self.channel.exit(0)
