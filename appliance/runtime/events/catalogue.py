@@ -317,7 +317,7 @@ CATALOGUE: tuple[EventType, ...] = (
         "SSH connection from {peer} closed.",
         _S.INFO,
         _O.CONNECTION,
-        ("service", "duration"),
+        ("service", "duration", "reason"),
     ),
     EventType(
         30003,
@@ -326,6 +326,30 @@ CATALOGUE: tuple[EventType, ...] = (
         _S.WARNING,
         _O.AUTHORIZATION,
         ("request", "reason"),
+    ),
+    EventType(
+        30004,
+        "ssh-session-started",
+        "SSH {kind} session started.",
+        _S.INFO,
+        _O.CONNECTION,
+        ("kind", "command"),
+    ),
+    EventType(
+        30005,
+        "ssh-idle-timeout",
+        "SSH connection from {peer} closed after {timeout} s without activity.",
+        _S.INFO,
+        _O.CONNECTION,
+        ("timeout",),
+    ),
+    EventType(
+        30006,
+        "ssh-proxy-header-refused",
+        "Connection from {peer} refused: no valid PROXY protocol v2 header ({reason}).",
+        _S.WARNING,
+        _O.CONNECTION,
+        ("reason",),
     ),
     # 4xxxx: HTTP
     EventType(
