@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,4 +32,7 @@ def wait_for(condition: Callable[[], object], timeout: float = 20.0, interval: f
 def audit_events(database: Path, *ids: int) -> list[dict]:
     if not Path(database).exists():
         return []
-    return query_events(database, ids=list(ids) or None)
+    try:
+        return query_events(database, ids=list(ids) or None)
+    except sqlite3.OperationalError:  # created but its schema not written yet (start-up race)
+        return []
