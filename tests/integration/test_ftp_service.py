@@ -222,7 +222,9 @@ def test_tls_is_offered_on_plain_ftp_service(app):
     client.connect("127.0.0.1", app.port("ftp"), timeout=20)
     client.login("alice", PASSWORD)
     client.prot_p()
-    assert download(client, "plain.bin") if "plain.bin" in client.nlst() else True
+    client.voidcmd("TYPE I")
+    assert upload(client, "over-tls.txt", b"tls on ftp").startswith("226")
+    assert download(client, "over-tls.txt") == b"tls on ftp"
     client.quit()
 
 
