@@ -1,4 +1,4 @@
-"""Helpers for SSH tests: client keys, accounts with keys, the appliance, OpenSSH client commands."""
+"""Helpers for SSH tests: client keys, accounts with keys, the appliance, OpenSSH commands."""
 
 from __future__ import annotations
 

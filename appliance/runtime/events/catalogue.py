@@ -101,6 +101,14 @@ CATALOGUE: tuple[EventType, ...] = (
         _O.AUTHORIZATION,
         ("command", "reason"),
     ),
+    EventType(
+        10037,
+        "ftp-tls-handshake-failed",
+        "TLS handshake on the {channel} channel failed.",
+        _S.WARNING,
+        _O.CONNECTION,
+        ("channel",),
+    ),
     # 2xxxx: server, services, configuration
     EventType(
         20074,
