@@ -17,6 +17,7 @@ from pathlib import Path
 
 from appliance import __version__
 from appliance.config import Config, ConfigError, Section, load_config
+from appliance.runtime.aaa.core import AAA
 from appliance.runtime.context import RuntimeContext
 from appliance.runtime.events.bus import EventBus
 from appliance.runtime.events.setup import build_sinks
@@ -59,6 +60,7 @@ class Supervisor:
         if self.echo_events:
             bus.subscribe(lambda event: print(format_line(event), flush=True))
         self.context = RuntimeContext(config=config, bus=bus)
+        self.context.aaa = AAA(self.context)
         config.data_folder.mkdir(parents=True, exist_ok=True)
         pid_file(config).write_text(str(os.getpid()))
         bus.emit(20074, "server", config=str(config.main_file), version=__version__)

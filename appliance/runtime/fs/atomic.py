@@ -1,0 +1,89 @@
+"""Atomic uploads: write to a hidden temporary name in the same folder, rename when complete.
+
+Readers and dispatchers never see a partial file under its final name: the data goes to
+`.~upload-<uuid>.part` and `os.replace` (atomic on POSIX and Windows) moves it into place
+after an fsync. An interrupted upload that the client may resume is kept as
+`.~partial-<digest of the name>`, also hidden, and is picked up by the next write at an offset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from appliance.runtime.fs.jail import RESERVED_PREFIX
+
+TEMPORARY_PREFIX = RESERVED_PREFIX + "upload-"
+PARTIAL_PREFIX = RESERVED_PREFIX + "partial-"
+_BINARY = getattr(os, "O_BINARY", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+COPY_CHUNK = 1024 * 1024
+
+
+def temporary_path(final: Path) -> Path:
+    return final.parent / f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}.part"
+
+
+def partial_path(final: Path) -> Path:
+    digest = hashlib.sha256(final.name.encode("utf-8")).hexdigest()[:40]
+    return final.parent / f"{PARTIAL_PREFIX}{digest}"
+
+
+def uuid_prefixed(final: Path) -> Path:
+    """REPORT.CSV becomes <uuid4>-REPORT.CSV in the same folder."""
+    return final.parent / f"{uuid.uuid4()}-{final.name}"
+
+
+def create_exclusive(path: Path):
+    """A new binary file opened for reading and writing; fails if the name exists."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _BINARY | _NOFOLLOW, 0o666)
+    return os.fdopen(fd, "r+b")
+
+
+def open_for_read(path: Path):
+    fd = os.open(path, os.O_RDONLY | _BINARY | _NOFOLLOW)
+    return os.fdopen(fd, "rb")
+
+
+def copy_prefix(source: Path, target, length: int | None) -> int:
+    """Copy the first `length` bytes (all when None) of `source` into the open `target`."""
+    copied = 0
+    with open_for_read(source) as stream:
+        while length is None or copied < length:
+            want = COPY_CHUNK if length is None else min(COPY_CHUNK, length - copied)
+            chunk = stream.read(want)
+            if not chunk:
+                break
+            target.write(chunk)
+            copied += len(chunk)
+    return copied
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename durable; folders cannot be opened (or need not be) on Windows."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def durable_replace(temporary: Path, final: Path) -> None:
+    """Rename the (already fsynced, closed) temporary file over `final`, durably."""
+    os.replace(temporary, final)
+    fsync_folder(final.parent)
+
+
+def discard(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def copy_file(source: Path, target: Path) -> None:
+    shutil.copyfile(source, target, follow_symlinks=False)
