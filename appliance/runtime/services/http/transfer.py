@@ -56,7 +56,8 @@ def byte_range(header: str | None, size: int) -> ByteRange:
 
 
 def content_disposition(name: str) -> str:
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
+    """Always an attachment (never shown inline); the ASCII fallback has no quote or control."""
+    ascii_name = "".join(c if " " <= c < "\x7f" and c not in '"\\' else "_" for c in name)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
