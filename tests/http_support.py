@@ -15,7 +15,7 @@ from tests.running import RunningAppliance
 PORTAL = "https://portal.example"
 
 
-def http_appliance(root: Path) -> RunningAppliance:
+def http_appliance(root: Path, server_options: str = "") -> RunningAppliance:
     https_port = free_port()
     services = f"""\
         [services/web]
@@ -47,7 +47,9 @@ def http_appliance(root: Path) -> RunningAppliance:
         groups = readers
         password = {hash_password_scrypt("bob-pw", n=2**12)}
         """
-    app = RunningAppliance(root, services, accounts={"alice": "alice-pw"}, extra=extra)
+    app = RunningAppliance(
+        root, services, accounts={"alice": "alice-pw"}, extra=extra, server_options=server_options
+    )
     app.ports["webs"] = https_port
     return app
 

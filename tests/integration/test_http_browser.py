@@ -73,6 +73,10 @@ def test_browser_login_upload_list_download_logout(app, browser, service, tmp_pa
     assert page.url.endswith("/login"), "after logout the listing needs a new login"
     context.close()
     app.wait_event(20050, lambda e: e["data"]["path"] == "/" + source.name)
-    app.wait_event(20027, lambda e: e["account"] == "alice" and e["data"]["protocol"] == (
-        "https" if service == "webs" else "http"
-    ))
+    app.wait_event(
+        20027,
+        lambda e: (
+            e["account"] == "alice"
+            and e["data"]["protocol"] == ("https" if service == "webs" else "http")
+        ),
+    )

@@ -87,3 +87,18 @@ def test_content_disposition_is_an_attachment_with_a_safe_name():
     assert value.startswith('attachment; filename="r__port__.html"; ')
     assert "\r" not in value and "\n" not in value
     assert "filename*=UTF-8''r%C3%A9%22port%0D%0A.html" in value
+
+
+def test_sessions_expire_and_close(tmp_path):
+    from appliance.runtime.services.http.sessions import Sessions
+
+    sessions = Sessions(TokenSigner(b"k" * 32), timeout=60)
+    account = type("Account", (), {"name": "alice"})()
+    session = sessions.open(account, credentials=None)
+    token = sessions.token(session)
+    assert sessions.find(token) is session
+    session.expires = time.time() - 1
+    assert sessions.find(token) is None
+    assert sessions.expired() == [session]
+    again = sessions.open(account, credentials=None)
+    assert sessions.close(again) and sessions.find(sessions.token(again)) is None
