@@ -131,22 +131,38 @@ async def open_download(caller: Caller, info: FileInfo, range_header: str | None
 
 
 async def receive_upload(caller: Caller, path: str, request: Request) -> str:
-    """Stream the request body into `path`; returns the stored virtual path after commit."""
+    """Stream the request body into `path`; returns the stored virtual path after commit.
+
+    Each 1 MiB is written by a worker thread while the loop already receives the next one.
+    """
     handle = await run_in_threadpool(caller.fs.open_write, path)
     emit_access(caller, "PUT", handle.path)
     buffer = bytearray()
+    writing: asyncio.Future | None = None
     try:
         async for chunk in request.stream():
             buffer += chunk
             if len(buffer) >= CHUNK:
-                handle.write(bytes(buffer))
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(asyncio.to_thread(handle.write, bytes(buffer)))
                 buffer.clear()
+        if writing is not None:
+            await writing
         if buffer:
             handle.write(bytes(buffer))
     except ClientDisconnect:
+        await _settle(writing)
         handle.abort("the client went away before the whole file arrived")
         raise
     except BaseException as error:
+        await _settle(writing)
         handle.abort(f"the upload failed: {error}")
         raise
     return await run_in_threadpool(handle.commit)
+
+
+async def _settle(writing: asyncio.Future | None) -> None:
+    """Let a write in flight finish (or fail) before the handle is aborted."""
+    if writing is not None:
+        await asyncio.gather(writing, return_exceptions=True)
