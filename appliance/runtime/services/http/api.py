@@ -20,7 +20,6 @@ from appliance.runtime.services.http import auth, openapi, transfer
 from appliance.runtime.services.http.auth import Banned, Caller
 from appliance.runtime.services.http.cookies import clear_session_cookie, set_session_cookie
 from appliance.runtime.services.http.errors import message_for, status_for
-from appliance.runtime.services.http.sessions import COOKIE_NAME
 
 MAX_JSON_BODY = 64 * 1024
 OPERATIONS = ("list", "read", "write", "rename", "delete-file", "create-folder", "delete-folder")
@@ -108,12 +107,9 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    state = auth.state_of(request)
-    session = state.sessions.find(request.cookies.get(COOKIE_NAME))
-    if session is not None:
-        auth.log_out(state, session)
+    auth.end_session(request)
     response = Response(status_code=204)
-    clear_session_cookie(response, state)
+    clear_session_cookie(response, auth.state_of(request))
     return response
 
 
@@ -131,10 +127,7 @@ async def files_get(request: Request, caller: Caller) -> Response:
     if request.method == "HEAD":
         wanted = transfer.ByteRange(0, info.size, False)
         return Response(headers=transfer.download_headers(info, wanted))
-    try:
-        return await transfer.open_download(caller, info, request.headers.get("range"))
-    except transfer.RangeNotSatisfiable as unsatisfiable:
-        return Response(status_code=416, headers={"content-range": f"bytes */{unsatisfiable.size}"})
+    return await transfer.download(caller, info, request.headers.get("range"))
 
 
 async def _folder(request: Request, caller: Caller, info: FileInfo) -> Response:

@@ -114,6 +114,14 @@ def log_out(state: HTTPState, session: Session) -> None:
         )
 
 
+def end_session(request: Request) -> None:
+    """Log out the session of the request's cookie, if it has a live one."""
+    state = state_of(request)
+    session = state.sessions.find(request.cookies.get(COOKIE_NAME))
+    if session is not None:
+        log_out(state, session)
+
+
 def expire_sessions(state: HTTPState) -> int:
     """End the sessions whose time ran out (logout events); returns how many."""
     gone = state.sessions.expired()

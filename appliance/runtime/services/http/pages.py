@@ -23,7 +23,6 @@ from appliance.runtime.services.http.api import OPERATIONS, entry, inside
 from appliance.runtime.services.http.auth import Banned, Caller
 from appliance.runtime.services.http.cookies import clear_session_cookie, set_session_cookie
 from appliance.runtime.services.http.errors import message_for, status_for
-from appliance.runtime.services.http.sessions import COOKIE_NAME
 
 MAX_FORM_BODY = 64 * 1024
 TEMPLATES = Environment(
@@ -83,12 +82,9 @@ async def login_submit(request: Request) -> Response:
 
 
 async def logout_submit(request: Request) -> Response:
-    state = auth.state_of(request)
-    session = state.sessions.find(request.cookies.get(COOKIE_NAME))
-    if session is not None:
-        auth.log_out(state, session)
+    auth.end_session(request)
     response = RedirectResponse("/login", status_code=303)
-    clear_session_cookie(response, state)
+    clear_session_cookie(response, auth.state_of(request))
     return response
 
 
@@ -135,10 +131,7 @@ async def _show(request: Request, caller: Caller, path: str) -> Response:
         if not request.url.path.endswith("/"):
             return RedirectResponse(url_of(info.path.rstrip("/") + "/"), status_code=303)
         return await folder_page(caller, info.path)
-    try:
-        return await transfer.open_download(caller, info, request.headers.get("range"))
-    except transfer.RangeNotSatisfiable as unsatisfiable:
-        return Response(status_code=416, headers={"content-range": f"bytes */{unsatisfiable.size}"})
+    return await transfer.download(caller, info, request.headers.get("range"))
 
 
 async def files_post(request: Request) -> Response:

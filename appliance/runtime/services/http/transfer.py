@@ -130,6 +130,14 @@ async def open_download(caller: Caller, info: FileInfo, range_header: str | None
     return FileDownload(handle, status, download_headers(info, wanted), wanted.length)
 
 
+async def download(caller: Caller, info: FileInfo, range_header: str | None) -> Response:
+    """The file's download response, or 416 when the range lies outside it."""
+    try:
+        return await open_download(caller, info, range_header)
+    except RangeNotSatisfiable as unsatisfiable:
+        return Response(status_code=416, headers={"content-range": f"bytes */{unsatisfiable.size}"})
+
+
 async def receive_upload(caller: Caller, path: str, request: Request) -> str:
     """Stream the request body into `path`; returns the stored virtual path after commit.
 
