@@ -1,0 +1,116 @@
+"""The http, https and http-redirect service types, run inside the supervisor's asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from appliance.config import Section
+from appliance.runtime.context import RuntimeContext
+from appliance.runtime.events.event import format_peer
+from appliance.runtime.net.tls import server_context
+from appliance.runtime.services.http.app import build_app
+from appliance.runtime.services.http.auth import expire_sessions, log_out
+from appliance.runtime.services.http.listener import Listener, listen_socket
+from appliance.runtime.services.http.peers import is_trusted
+from appliance.runtime.services.http.redirect import RedirectApp
+from appliance.runtime.services.http.state import HTTPState
+
+EXPIRY_SWEEP_SECONDS = 15
+
+
+class HTTPService:
+    """The browser file manager and JSON API over HTTP or HTTPS (service types http, https)."""
+
+    def __init__(self, section: Section, context: RuntimeContext) -> None:
+        self.section = section
+        self.context = context
+        self.state: HTTPState | None = None
+        self.listener: Listener | None = None
+        self._sweeper: asyncio.Task | None = None
+
+    @property
+    def listening(self) -> tuple[str, int]:
+        return self.listener.address
+
+    def _certificate(self) -> Path:
+        pem = self.section.path("tls_private_certificate")
+        pem = pem or self.context.config.server.path("tls_private_certificate")
+        if pem is None:
+            raise ValueError(
+                f"service {self.section.id} is https but has no tls_private_certificate "
+                "(set it on the service or in [server])"
+            )
+        return pem
+
+    def _on_connection(self, peer: tuple) -> bool:
+        """Event 40009; a banned address is dropped unless it is a trusted proxy."""
+        if not peer:
+            return True
+        address, port = peer[0], peer[1]
+        self.context.bus.emit(
+            40009,
+            self.state.component,
+            peer=format_peer(address, port),
+            service=self.section.id,
+        )
+        if is_trusted(address, self.state.trusted_proxies):
+            return True
+        return self.context.aaa.connection_allowed(address, self.state.component)
+
+    async def start(self) -> None:
+        options = self.section.options
+        self.state = HTTPState.from_section(self.section, self.context)
+        tls = server_context(self._certificate()) if self.state.https else None
+        sock = listen_socket(options["address"], options["port"])
+        self.listener = Listener(
+            build_app(self.state),
+            sock,
+            tls=tls,
+            on_connection=self._on_connection,
+            idle_timeout=options.get("idle_connection_timeout", 300),
+            max_connections=options.get("maximum_concurrent_connections"),
+        )
+        await self.listener.start()
+        self._sweeper = asyncio.create_task(self._sweep_sessions())
+
+    async def _sweep_sessions(self) -> None:
+        while True:
+            await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
+            expire_sessions(self.state)
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        if self.listener is not None:
+            await self.listener.stop()
+        for session in self.state.sessions.all():
+            log_out(self.state, session)
+
+
+class HTTPRedirectService:
+    """Plain HTTP that only redirects (308) to the HTTPS service's port (http-redirect)."""
+
+    def __init__(self, section: Section, context: RuntimeContext) -> None:
+        self.section = section
+        self.context = context
+        self.listener: Listener | None = None
+
+    @property
+    def listening(self) -> tuple[str, int]:
+        return self.listener.address
+
+    async def start(self) -> None:
+        options = self.section.options
+        sock = listen_socket(options["address"], options["port"])
+        app = RedirectApp(options["redirect_to_port"])
+        idle = options.get("idle_connection_timeout", 300)
+        self.listener = Listener(app, sock, idle_timeout=idle)
+        await self.listener.start()
+
+    async def stop(self) -> None:
+        if self.listener is not None:
+            await self.listener.stop()

@@ -1,0 +1,45 @@
+"""What one HTTP(S) listener shares between its routes: settings, sessions and the runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from appliance.config import Section
+from appliance.runtime.context import RuntimeContext
+from appliance.runtime.services.http.peers import Network, parse_networks
+from appliance.runtime.services.http.sessions import Sessions, TokenSigner, load_or_create_key
+
+
+@dataclass
+class HTTPState:
+    context: RuntimeContext
+    service_id: str
+    https: bool
+    sessions: Sessions
+    trusted_proxies: tuple[Network, ...]
+    forwarded_header: str | None
+    accepted_origins: frozenset[str]
+
+    @property
+    def component(self) -> str:
+        return f"services/{self.service_id}"
+
+    @property
+    def protocol(self) -> str:
+        return "https" if self.https else "http"
+
+    @classmethod
+    def from_section(cls, section: Section, context: RuntimeContext) -> HTTPState:
+        options = section.options
+        server = context.config.server.options
+        proxies = options.get("trusted_proxies") or server.get("trusted_proxies") or []
+        key = load_or_create_key(context.config.data_folder)
+        return cls(
+            context=context,
+            service_id=section.id,
+            https=section.type == "https",
+            sessions=Sessions(TokenSigner(key), int(options.get("session_timeout", 900))),
+            trusted_proxies=parse_networks(proxies),
+            forwarded_header=options.get("client_forwarded_header"),
+            accepted_origins=frozenset(options.get("accepted_origins") or ()),
+        )
