@@ -159,6 +159,22 @@ def test_uuid_prefix(tmp_path):
     assert handle.final_real_path == Path(os.path.realpath(home)) / "in" / name
 
 
+def test_uuid_prefix_keeps_the_chosen_name_within_the_session(tmp_path):
+    home = tmp_path / "h"
+    fs, _ = make_fs(home, amend="uuid-prefix")
+    upload(fs, "/REPORT.CSV", b"12345")
+    assert fs.stat("/REPORT.CSV").size == 5
+    assert [info.name for info in fs.list("/")] == ["REPORT.CSV"]
+    with fs.open_read("/REPORT.CSV") as reader:
+        assert reader.read(10) == b"12345"
+    stored = [p.name for p in home.iterdir()]
+    assert len(stored) == 1 and stored[0].endswith("-REPORT.CSV")
+    later, _ = make_fs(home, amend="uuid-prefix")  # another session sees the stored name
+    assert [info.name for info in later.list("/")] == stored
+    with pytest.raises(NotFound):
+        later.stat("/REPORT.CSV")
+
+
 def test_download_events(tmp_path):
     fs, bus = make_fs(tmp_path / "h")
     upload(fs, "/d.txt", b"hello world")

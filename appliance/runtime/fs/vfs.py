@@ -64,6 +64,9 @@ class VirtualFS:
         self.protocol = protocol
         self.peer = peer
         self.component = component
+        # uuid-prefix: what this session uploaded as "/in/A.CSV" is stored as
+        # "/in/<uuid>-A.CSV"; within the session the client keeps seeing the name it chose.
+        self._stored_as: dict[str, str] = {}
 
     # -- plumbing -----------------------------------------------------------
     def _emit(self, event_id: int, **data: object) -> None:
@@ -89,7 +92,7 @@ class VirtualFS:
         if operation is not None:
             self._require(operation, virtual)
         try:
-            return virtual, jail.real_path(self.home, virtual)
+            return virtual, jail.real_path(self.home, self._stored_as.get(virtual, virtual))
         except InvalidPath as error:
             self._emit(20041, path=error.path, reason=error.message)
             raise
@@ -135,11 +138,13 @@ class VirtualFS:
         if not stat_module.S_ISDIR(self._lstat(virtual, real).st_mode):
             raise NotADirectory(virtual, "not a folder")
         entries = []
+        chosen_names = {stored: chosen for chosen, stored in self._stored_as.items()}
         with os.scandir(real) as scan:
             for entry in scan:
                 child = self._visible_child(virtual, entry)
                 if child is not None:
-                    entries.append(_info(child, entry.stat(follow_symlinks=False)))
+                    shown = chosen_names.get(child, child)
+                    entries.append(_info(shown, entry.stat(follow_symlinks=False)))
         self._emit(20058, path=virtual)
         return sorted(entries, key=lambda info: info.name)
 
@@ -179,8 +184,9 @@ class VirtualFS:
             raise IsADirectory(virtual, "is a folder; expected a file")
         final_virtual, final_real = virtual, real
         if self.account.amend_write_name == UUID_PREFIX:
-            final_real = atomic.uuid_prefixed(real)
+            final_real = atomic.uuid_prefixed(jail.real_path(self.home, virtual))
             final_virtual = jail.join(jail.split(virtual)[0], final_real.name)
+            self._stored_as[virtual] = final_virtual
         resumable = atomic.partial_path(real)
         temporary = atomic.temporary_path(real)
         stream = atomic.create_exclusive(temporary)
