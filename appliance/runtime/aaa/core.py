@@ -83,8 +83,8 @@ class AAA:
             if section is not None and not section.enabled:
                 continue
             decision = self._ask(method_id, section, config, credentials)
-            if decision is None or decision.verdict == PASS:
-                reasons.append(f"{method_id}: {decision.reason if decision else 'no answer'}")
+            if decision.verdict == PASS:
+                reasons.append(f"{method_id}: {decision.reason}")
                 continue
             if decision.verdict != ACCEPT:
                 return self._failed(credentials, method_id, decision.reason)
@@ -110,7 +110,7 @@ class AAA:
 
     def _ask(
         self, method_id: str, section: Section | None, config: Config, credentials: Credentials
-    ) -> Decision | None:
+    ) -> Decision:
         if section is None and method_id != IMPLICIT_APPLICATION:
             return Decision.passed("no such authentication section")
         try:
@@ -127,7 +127,7 @@ class AAA:
             method=method_id,
             error=message,
         )
-        return None
+        return Decision.passed(f"could not answer (event 20022): {message}")
 
     def _accepted(
         self, credentials: Credentials, method_id: str, decision: Decision, config: Config
