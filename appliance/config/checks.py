@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 
 from appliance.config.model import Config, Problem, Section
+from appliance.runtime.aaa import public_keys
 
 TLS_SERVICE_TYPES = {"ftps-implicit", "https"}
 MIN_RSA_HOST_KEY_BITS = 3072
@@ -23,6 +24,8 @@ def cross_check(config: Config) -> list[Problem]:
         *_tls_material(config),
         *_ssh_host_keys(config),
         *_resource_types(config),
+        *_authorized_keys(config),
+        *_group_mappings(config),
     ]
 
 
@@ -188,4 +191,35 @@ def _resource_types(config: Config) -> Iterator[Problem]:
                     "resource",
                     f"[resources/{resource.id}] is of type {resource.type}; "
                     "expected an smtp resource",
+                )
+
+
+def _authorized_keys(config: Config) -> Iterator[Problem]:
+    """Every SSH key line of an account must be usable: ed25519, ecdsa or rsa >= 2048."""
+    for section in config.accounts.values():
+        inline = section.options.get("ssh_authorized_keys") or []
+        for problem in public_keys.parse_lines(inline)[1]:
+            yield _problem(section, "ssh_authorized_keys", problem)
+        path = section.path("ssh_authorized_keys_path")
+        if path is None:
+            continue
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            yield _problem(section, "ssh_authorized_keys_path", f"{path}: cannot be read: {error}")
+            continue
+        for problem in public_keys.parse_lines(lines)[1]:
+            yield _problem(section, "ssh_authorized_keys_path", f"{path}: {problem}")
+
+
+def _group_mappings(config: Config) -> Iterator[Problem]:
+    """LDAP group_mapping lines must name appliance groups that exist."""
+    for section in config.authentications.values():
+        for line in section.options.get("group_mapping") or []:
+            group = line.rpartition(",")[2].strip()
+            if group not in config.groups:
+                yield _problem(
+                    section,
+                    "group_mapping",
+                    f"{line!r} maps to [groups/{group}], which does not exist",
                 )

@@ -15,7 +15,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from appliance.config import Section
+from appliance.config.model import Section
 
 ALLOWED_TYPES = (
     "ssh-ed25519",

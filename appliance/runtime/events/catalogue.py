@@ -163,7 +163,7 @@ CATALOGUE: tuple[EventType, ...] = (
         "Account {account} authenticated by {method} over {protocol}.",
         _S.INFO,
         _O.AUTHENTICATION,
-        ("method", "protocol", "permissions"),
+        ("method", "protocol", "credential", "home_folder", "groups", "permissions"),
         durable=True,
     ),
     EventType(
@@ -172,7 +172,7 @@ CATALOGUE: tuple[EventType, ...] = (
         "Authentication of {username} over {protocol} failed: {reason}.",
         _S.WARNING,
         _O.AUTHENTICATION,
-        ("username", "method", "protocol", "reason"),
+        ("username", "method", "protocol", "credential", "reason"),
         durable=True,
     ),
     EventType(

@@ -84,7 +84,8 @@ def _is_link(path: Path) -> bool:
 
 def _inside(real: Path, home: Path) -> bool:
     try:
-        return os.path.commonpath([str(real), str(home)]) == str(home)
+        real_text, home_text = os.path.normcase(real), os.path.normcase(home)
+        return os.path.commonpath([real_text, home_text]) == home_text
     except ValueError:  # different drives on Windows
         return False
 
