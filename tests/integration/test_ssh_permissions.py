@@ -142,7 +142,11 @@ def test_sftp_answers_match_the_table(site, tmp_path):
     assert answers == SFTP_TABLE
     for operation, path, allowed in SFTP_TABLE:
         if not allowed:  # the denial is in the audit trail (sinks write asynchronously)
-            app.wait_event(20040, lambda e, op=operation: e["data"]["operation"] == op)
+            app.wait_event(20040, lambda e, denied=(operation, path): _denial(e) == denied)
+
+
+def _denial(event: dict) -> tuple[str, str]:
+    return event["data"]["operation"], event["data"]["path"]
 
 
 def scp_attempt(app, key, operation: str, path: str, local: Path) -> bool:
