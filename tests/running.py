@@ -120,7 +120,11 @@ path = data/audit.db
             started = {e["data"]["service"] for e in self.events(20076)}
             return wanted <= started
 
-        wait_for(all_started, timeout=60)
+        try:
+            wait_for(all_started, timeout=60)
+        except BaseException:
+            self.stop()  # a failed start must not leave the process running
+            raise
         return self
 
     def stop(self) -> int | None:

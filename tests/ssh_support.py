@@ -1,13 +1,15 @@
-"""Helpers for SSH tests: client keys, accounts with keys, the appliance, OpenSSH commands."""
+"""Helpers for SSH tests: client keys, accounts, the appliance, OpenSSH and paramiko clients."""
 
 from __future__ import annotations
 
+import base64
 import os
 import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
@@ -83,7 +85,9 @@ def askpass(folder: Path, password: str = PASSWORD) -> dict[str, str]:
     }
 
 
-def ssh_options(port: int, key: ClientKey | None = None, *, scp: bool = False) -> list[str]:
+def ssh_options(
+    port: int, key: ClientKey | None = None, *, scp: bool = False, methods: str | None = None
+) -> list[str]:
     """Options common to ssh, sftp and scp: no known_hosts, no agent, only the given key."""
     options = [
         "-P" if scp else "-p",
@@ -102,10 +106,11 @@ def ssh_options(port: int, key: ClientKey | None = None, *, scp: bool = False) -
         "ConnectTimeout=10",
     ]
     if key is not None:
-        options += ["-i", str(key.private), "-o", "PreferredAuthentications=publickey"]
+        options += ["-i", str(key.private)]
     else:
         options += ["-o", "PubkeyAuthentication=no"]
-    return options
+    methods = methods or ("publickey" if key else "password,keyboard-interactive")
+    return [*options, "-o", f"PreferredAuthentications={methods}"]
 
 
 def sftp_batch(
@@ -115,15 +120,15 @@ def sftp_batch(
     folder: Path,
     key: ClientKey | None = None,
     env: dict | None = None,
-    extra: tuple[str, ...] = (),
+    methods: str | None = None,
 ) -> subprocess.CompletedProcess:
     batch = folder / "batch.txt"
     batch.write_text(commands)
-    options = ssh_options(port, key, scp=True)  # sftp takes -P for the port, like scp
-    if key is None:
+    options = ssh_options(port, key, scp=True, methods=methods)  # sftp takes -P, like scp
+    if env is not None:  # a password comes from SSH_ASKPASS, which batch mode would not ask
         options += ["-o", "BatchMode=no"]
     return subprocess.run(
-        ["sftp", *options, *extra, "-b", str(batch), f"{user}@127.0.0.1"],
+        ["sftp", *options, "-b", str(batch), f"{user}@127.0.0.1"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -155,3 +160,15 @@ def ssh(
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
+
+
+def paramiko_client(app: RunningAppliance, user: str = "alice", **auth) -> paramiko.SSHClient:
+    """A connected paramiko client that checks the appliance's ed25519 host key."""
+    client = paramiko.SSHClient()
+    public = (app.root / "keys" / "ssh_host_ed25519_key.pub").read_text().split()
+    key = paramiko.Ed25519Key(data=base64.b64decode(public[1]))
+    client.get_host_keys().add(f"[127.0.0.1]:{app.port('sftp')}", public[0], key)
+    auth.setdefault("look_for_keys", False)
+    auth.setdefault("allow_agent", False)
+    client.connect("127.0.0.1", app.port("sftp"), username=user, timeout=10, **auth)
+    return client

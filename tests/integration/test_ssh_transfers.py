@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import paramiko
 import pytest
@@ -19,6 +18,7 @@ from tests.ssh_support import (
     account_section,
     askpass,
     client_key,
+    paramiko_client,
     scp,
     sftp_batch,
     ssh_appliance,
@@ -101,7 +101,7 @@ def test_sftp_with_password_and_keyboard_interactive(work):
             f"put a.txt {method}.txt\n",
             folder,
             env=env,
-            extra=("-o", f"PreferredAuthentications={method}"),
+            methods=method,
         )
         assert result.returncode == 0, result.stderr
         assert (home / f"{method}.txt").read_bytes() == b"by password\n"
@@ -176,17 +176,8 @@ def test_curl_sftp_upload_and_download(work):
     app.wait_event(20052, lambda e: e["data"]["path"] == "/c.bin")
 
 
-def paramiko_sftp(port: int, key_path: Path) -> tuple[paramiko.SSHClient, paramiko.SFTPClient]:
-    client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    client.connect(
-        "127.0.0.1",
-        port,
-        username="alice",
-        key_filename=str(key_path),
-        look_for_keys=False,
-        allow_agent=False,
-    )
+def paramiko_sftp(app, key) -> tuple[paramiko.SSHClient, paramiko.SFTPClient]:
+    client = paramiko_client(app, key_filename=str(key.private))
     return client, client.open_sftp()
 
 
@@ -194,7 +185,7 @@ def test_paramiko_client(work):
     app, key, home, folder = work
     data = payload(500_000, seed=5)
     (folder / "p.bin").write_bytes(data)
-    client, sftp = paramiko_sftp(app.port("sftp"), key.private)
+    client, sftp = paramiko_sftp(app, key)
     try:
         sftp.mkdir("docs")
         sftp.put(str(folder / "p.bin"), "docs/p.bin")
@@ -220,7 +211,7 @@ def test_paramiko_client(work):
 
 def test_jail_holds_against_traversal(work):
     app, key, home, folder = work
-    client, sftp = paramiko_sftp(app.port("sftp"), key.private)
+    client, sftp = paramiko_sftp(app, key)
     try:
         assert sftp.normalize("../../..") == "/"
         with sftp.open("../../../escape.txt", "wb") as stream:

@@ -16,12 +16,12 @@ from appliance.runtime.aaa.identity import Account, AuthResult, Credentials
 
 LOGIN_PROTOCOL = "ssh"
 PUBLICKEY, PASSWORD = "publickey", "password"
-POLICIES: dict[str, tuple[frozenset[str], int]] = {
-    # policy: (methods offered, how many distinct factors a login needs)
-    "any": (frozenset({PUBLICKEY, PASSWORD}), 1),
-    "publickey": (frozenset({PUBLICKEY}), 1),
-    "password": (frozenset({PASSWORD}), 1),
-    "publickey,password": (frozenset({PUBLICKEY, PASSWORD}), 2),
+POLICIES: dict[str, tuple[frozenset[str], ...]] = {
+    # policy: the steps of a login, in order; each step is the methods that satisfy it
+    "any": (frozenset({PUBLICKEY, PASSWORD}),),
+    "publickey": (frozenset({PUBLICKEY}),),
+    "password": (frozenset({PASSWORD}),),
+    "publickey,password": (frozenset({PUBLICKEY}), frozenset({PASSWORD})),
 }
 
 
@@ -40,7 +40,7 @@ class LoginPolicy:
     def __init__(self, aaa: AAA, client: Client, policy: str) -> None:
         self.aaa = aaa
         self.client = client
-        self.methods, self.factors_needed = POLICIES[policy]
+        self.steps = POLICIES[policy]
         self.username: str | None = None
         self.passed: dict[str, AuthResult] = {}
         self.credentials: Credentials | None = None
@@ -52,11 +52,12 @@ class LoginPolicy:
             self.passed = {}
 
     def offers(self, method: str) -> bool:
-        return method in self.methods and method not in self.passed and not self.complete
+        """Whether `method` is what the login needs next."""
+        return not self.complete and method in self.steps[len(self.passed)]
 
     @property
     def complete(self) -> bool:
-        return len(self.passed) >= self.factors_needed
+        return len(self.passed) >= len(self.steps)
 
     @property
     def account(self) -> Account | None:

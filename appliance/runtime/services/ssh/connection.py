@@ -7,6 +7,8 @@
   needed answers "partial success" (RFC 4252 section 5.1) instead of logging the client in.
 - Agent and X11 forwarding are refused here (with an event), where asyncssh handles them.
 - Idle timeout: no bytes from the client for `idle_connection_timeout` seconds closes it.
+- paramiko asks for the ssh-userauth service again before each method it tries; OpenSSH's
+  sshd accepts that and so does this connection (asyncssh alone would disconnect).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import asyncio
 from collections.abc import Callable
 
 import asyncssh
+from asyncssh.constants import MSG_SERVICE_REQUEST
 
 from appliance.runtime.services.ssh.auth import Client
+
+USERAUTH_SERVICE = b"ssh-userauth"
 
 
 class ApplianceConnection(asyncssh.SSHServerConnection):
@@ -94,3 +99,14 @@ class ApplianceConnection(asyncssh.SSHServerConnection):
     ) -> str | None:
         self._owner_call("refuse", "X11 forwarding", "X11 forwarding is not offered")
         return None
+
+    # -- paramiko compatibility ---------------------------------------------------------
+    def _process_repeated_service_request(self, pkttype: int, pktid: int, packet: object) -> None:
+        if self._auth_in_progress and not self._auth_complete:
+            self._next_service = USERAUTH_SERVICE
+        asyncssh.SSHServerConnection._process_service_request(self, pkttype, pktid, packet)
+
+    _packet_handlers = {
+        **asyncssh.SSHServerConnection._packet_handlers,
+        MSG_SERVICE_REQUEST: _process_repeated_service_request,
+    }

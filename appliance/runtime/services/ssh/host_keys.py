@@ -35,8 +35,16 @@ def _check_type(path: Path, data: bytes) -> None:
     )
 
 
-def load_host_keys(paths: list[Path]) -> list[asyncssh.SSHKey]:
-    """The keys, in order; HostKeyError when none is configured or one is unusable."""
+def restrict(keypair: asyncssh.SSHKeyPair, allowed: list[str]) -> asyncssh.SSHKeyPair:
+    """Offer the key only with allowed signature algorithms (an RSA key: no SHA-1 ssh-rsa)."""
+    keypair.host_key_algorithms = [
+        name for name in keypair.host_key_algorithms if name.decode("ascii") in allowed
+    ]
+    return keypair
+
+
+def load_host_keys(paths: list[Path], allowed: list[str]) -> list[asyncssh.SSHKeyPair]:
+    """The key pairs, in order; HostKeyError when none is configured or one is unusable."""
     if not paths:
         raise HostKeyError(
             "no SSH host key configured: set ssh_server_keys in [server] or in the service"
@@ -48,5 +56,6 @@ def load_host_keys(paths: list[Path]) -> list[asyncssh.SSHKey]:
         except OSError as error:
             raise HostKeyError(f"SSH host key {path} cannot be read: {error.strerror}") from None
         _check_type(path, data)
-        keys.append(asyncssh.import_private_key(data))
+        (keypair,) = asyncssh.load_keypairs([asyncssh.import_private_key(data)])
+        keys.append(restrict(keypair, allowed))
     return keys

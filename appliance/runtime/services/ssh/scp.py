@@ -91,14 +91,22 @@ def parse_times(line: bytes) -> float:
         raise ScpProtocolError(f"malformed scp times {line[:80]!r}") from None
 
 
-class ScpSink:
-    """The server receives files (`scp -t`)."""
+class ScpSide:
+    """What both directions share: the filesystem, the command, the stream, the error count."""
 
     def __init__(self, fs: VirtualFS, command: ScpCommand, stream: ScpStream) -> None:
         self.fs = fs
         self.command = command
         self.io = stream
         self.errors = 0
+
+    def _fail(self, message: str) -> None:
+        self.errors += 1
+        self.io.error(message)
+
+
+class ScpSink(ScpSide):
+    """The server receives files (`scp -t`)."""
 
     async def run(self) -> int:
         target = self.fs.normalize(self.command.paths[-1])
@@ -108,10 +116,6 @@ class ScpSink:
 
     def _is_folder(self, path: str) -> bool:
         return self.fs.real_path(path).is_dir()
-
-    def _fail(self, message: str) -> None:
-        self.errors += 1
-        self.io.error(message)
 
     async def _receive(self, target: str, *, into_folder: bool) -> None:
         mtime: float | None = None
@@ -211,24 +215,14 @@ class ScpSink:
             self.fs.set_attributes(path, mtime=mtime, mode=mode)
 
 
-class ScpSource:
+class ScpSource(ScpSide):
     """The server sends files (`scp -f`)."""
-
-    def __init__(self, fs: VirtualFS, command: ScpCommand, stream: ScpStream) -> None:
-        self.fs = fs
-        self.command = command
-        self.io = stream
-        self.errors = 0
 
     async def run(self) -> int:
         await self.io.ack()
         for path in self.command.paths:
             await self._send(path)
         return 1 if self.errors else 0
-
-    def _fail(self, message: str) -> None:
-        self.errors += 1
-        self.io.error(message)
 
     async def _send(self, path: str) -> None:
         try:

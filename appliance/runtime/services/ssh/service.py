@@ -23,7 +23,7 @@ LOGIN_TIMEOUT = 120
 
 
 def connection_options(
-    settings: SSHSettings, context: RuntimeContext, host_keys: list[asyncssh.SSHKey]
+    settings: SSHSettings, context: RuntimeContext, host_keys: list[asyncssh.SSHKeyPair]
 ) -> asyncssh.SSHServerConnectionOptions:
     """asyncssh's options for every connection of the service."""
     return asyncssh.SSHServerConnectionOptions(
@@ -53,7 +53,8 @@ class SSHService:
         return self._listener.listening
 
     async def start(self) -> None:
-        keys = load_host_keys(list(self.settings.host_key_paths))
+        allowed = algorithms.connection_options()["signature_algs"]
+        keys = load_host_keys(list(self.settings.host_key_paths), allowed)
         self._options = connection_options(self.settings, self.context, keys)
         self._listener = Listener(self.settings.address, self.settings.port, self._accept)
         await self._listener.start()
