@@ -13,7 +13,7 @@ from pathlib import Path
 from appliance.config import load_config
 from appliance.runtime.aaa.passwords import verify_password
 from tests.conftest import REPO
-from tests.helpers import audit_events, wait_for
+from tests.helpers import audit_events, free_port, wait_for
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
@@ -61,9 +61,18 @@ def test_init_writes_a_valid_demo_and_refuses_to_overwrite(tmp_path: Path):
     assert again.returncode == 1 and "already exists" in again.stderr
 
 
+def _move_demo_to_free_ports(demo: Path) -> None:
+    """The demo's fixed ports may be taken on a busy test machine: use free ones."""
+    text = (demo / "server.ini").read_text()
+    for port in (10021, 10990, 10022, 10080, 10443):
+        text = text.replace(f"port = {port}\n", f"port = {free_port()}\n")
+    (demo / "server.ini").write_text(text)
+
+
 def test_serve_then_query_events(tmp_path: Path):
     demo = tmp_path / "demo"
     appliance("init", str(demo))
+    _move_demo_to_free_ports(demo)
     process = subprocess.Popen(
         [sys.executable, "-m", "appliance", "serve", "-c", str(demo)],
         env=ENV,
@@ -71,7 +80,11 @@ def test_serve_then_query_events(tmp_path: Path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(lambda: audit_events(demo / "data" / "audit.db", 20074))
+    database = demo / "data" / "audit.db"
+    started = wait_for(
+        lambda: len(audit_events(database, 20076)) == 5 and audit_events(database, 20076)
+    )
+    assert {e["data"]["type"] for e in started} == {"ftp", "ftps-implicit", "ssh", "http", "https"}
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
