@@ -155,7 +155,9 @@ def test_site_converges_locally_and_is_idempotent(tmp_path, slapd, receivers):
     fragments = {path.name: path.read_bytes() for path in (config / "server.d").glob("*.ini")}
     assert sorted(fragments) == ["50-ldap.ini", "60-logging.ini"]
     assert b"[services/sftp-public]" in server_ini
-    assert b"vault" not in server_ini and b"lab-smtp-password" not in fragments["60-logging.ini"]
+    rendered = server_ini + b"".join(fragments.values())
+    assert b"$argon2id$" in server_ini
+    assert b"lab-smtp-password" not in rendered and b"adminpw" not in rendered
     validate = run([tool("appliance"), "validate", str(config)])
     assert validate.returncode == 0, validate.stdout + validate.stderr
 
