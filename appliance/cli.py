@@ -134,6 +134,7 @@ def _send_test_event(args: argparse.Namespace) -> int:
 
     from appliance.config import ConfigError, load_config
     from appliance.runtime.events.bus import EventBus
+    from appliance.runtime.events.event import make_event
     from appliance.runtime.events.setup import build_sinks
 
     try:
@@ -157,7 +158,10 @@ def _send_test_event(args: argparse.Namespace) -> int:
             else None
         )
     )
-    bus.emit(60004, "cli", requested_by=args.requested_by or getpass.getuser())
+    # Straight to each sink, past its filter: the point is to prove the sink delivers.
+    event = make_event(60004, "cli", requested_by=args.requested_by or getpass.getuser())
+    for sink in sinks:
+        sink.submit(event)
     import time
 
     deadline = time.monotonic() + args.timeout
