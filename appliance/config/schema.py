@@ -29,7 +29,9 @@ def schema_folder() -> Path:
     checkout = Path(__file__).resolve().parents[2] / "schemas"
     if (checkout / "server.yaml").is_file():
         return checkout
-    return Path(str(resources.files("appliance.schemas")))
+    # appliance.schemas has no __init__.py: files() may be a MultiplexedPath, whose str() is
+    # not a path; a file inside it is.
+    return Path(str(resources.files("appliance.schemas").joinpath("server.yaml"))).parent
 
 
 @functools.cache
