@@ -87,7 +87,8 @@ def _read(file: Path) -> dict[str, dict[str, str]]:
     try:
         parser.read_string(file.read_text(encoding="utf-8"), source=str(file))
     except FileNotFoundError:
-        raise ConfigError([Problem(str(file), "-", "-", "file not found; expected ha.ini")]) from None
+        problem = Problem(str(file), "-", "-", "file not found; expected ha.ini")
+        raise ConfigError([problem]) from None
     except (OSError, UnicodeDecodeError, configparser.Error) as error:
         message = " ".join(str(error).split())
         raise ConfigError([Problem(str(file), "-", "-", f"cannot be read: {message}")]) from None
