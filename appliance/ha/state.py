@@ -85,7 +85,7 @@ class StateStore:
 
     def save(self, state: NodeState) -> None:
         text = json.dumps(asdict(state), indent=2, sort_keys=True) + "\n"
-        write_atomically(self.folder / STATE_FILE, text.encode())
+        write_atomically(self.folder / STATE_FILE, text.encode(), 0o644)  # `serve` reads it
 
     def set_role(self, state: NodeState, role: str) -> None:
         state.role = role
