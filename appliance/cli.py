@@ -1,4 +1,4 @@
-"""The `appliance` command: init, validate, serve, reload, events, account."""
+"""The `appliance` command: init, validate, serve, reload, events, account, ha."""
 
 from __future__ import annotations
 
@@ -271,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     hash_cmd = account_commands.add_parser("hash", help="hash a password read from stdin")
     hash_cmd.add_argument("--scrypt", action="store_true", help="scrypt instead of argon2id")
     hash_cmd.set_defaults(func=_cmd_account_hash)
+
+    from appliance.ha.commands import add_ha_parser
+
+    add_ha_parser(commands)
     return parser
 
 

@@ -212,7 +212,15 @@ def validate_section(
     section_type = options.get("type")
     if section_type not in types:
         section_type = None  # the `allowed` rule of `type` reports it
-    schema = section_schema(family, section_type)
+    return validate_options(
+        section_schema(family, section_type), options, source=source, known_ids=known_ids
+    )
+
+
+def validate_options(
+    schema: dict, options: dict, *, source: Path, known_ids: dict[str, set[str]]
+) -> tuple[dict, list[tuple[str, str]]]:
+    """Normalize and validate options against one schema: (typed options, [(option, message)])."""
     validator = IniValidator(schema, source=str(source), known_ids=known_ids)
     if validator.validate(options):
         return validator.document, []

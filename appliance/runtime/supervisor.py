@@ -47,6 +47,12 @@ class Supervisor:
 
     # -- entry point -----------------------------------------------------
     def run(self) -> int:
+        from appliance.ha.guard import passive_refusal
+
+        refusal = passive_refusal(self.config_path)
+        if refusal:
+            print(f"appliance serve: {refusal}", file=sys.stderr)
+            return 1
         try:
             config = load_config(self.config_path)
         except ConfigError as error:
