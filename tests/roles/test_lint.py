@@ -1,5 +1,6 @@
 """ansible-lint (production profile) and yamllint over roles, playbooks and the lab inventory."""
 
+from tests.conftest import REPO
 from tests.roles.conftest import run, tool
 
 
@@ -17,6 +18,8 @@ def test_ansible_lint_production_profile_is_clean():
 
 
 def test_playbooks_pass_syntax_check():
-    for playbook in ("site.yml", "validate.yml", "drift.yml"):
+    playbooks = sorted(path.name for path in (REPO / "playbooks").glob("*.yml"))
+    assert {"site.yml", "validate.yml", "drift.yml", "sync.yml", "promote.yml"} <= set(playbooks)
+    for playbook in playbooks:
         result = run([tool("ansible-playbook"), "--syntax-check", f"playbooks/{playbook}"])
         assert result.returncode == 0, result.stdout + result.stderr
