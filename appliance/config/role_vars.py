@@ -22,9 +22,9 @@ from appliance.config.loader import SECTION_ID
 from appliance.config.model import FAMILIES
 from appliance.config.schema import (
     IniValidator,
-    _flatten,
-    _reword,
+    describe_errors,
     family_schema,
+    reword,
     schema_folder,
     section_schema,
 )
@@ -108,14 +108,7 @@ def _section_problems(family: str, options: dict, ids: dict) -> list[tuple[str, 
     validator = _HostIniValidator(schema, known_ids=ids)
     if validator.validate(options):
         return []
-    problems = []
-    for option, message in _flatten(validator.errors):
-        if message == "unknown field":
-            close = difflib.get_close_matches(option, list(schema), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            message = f"unknown server.ini option{hint} (valid here: {', '.join(sorted(schema))})"
-        problems.append((option, _reword(message)))
-    return problems
+    return describe_errors(validator.errors, schema, unknown="unknown server.ini option")
 
 
 class RoleVarsValidator(_HostIniValidator):
@@ -202,8 +195,8 @@ class RoleVarsValidator(_HostIniValidator):
             raise ValueError(f"schemas/{family}.yaml has no option {option!r} for {section_type}")
         validator = _HostIniValidator({option: rule}, known_ids=self._config["ids"])
         if not validator.validate({option: value}):
-            for _, message in _flatten(validator.errors):
-                self._error(field, f"{_reword(message)} (as server.ini option {option})")
+            for _, message in describe_errors(validator.errors, {option: rule}):
+                self._error(field, f"{message} (as server.ini option {option})")
 
 
 def _messages(field: str, errors) -> list[str]:
@@ -213,7 +206,7 @@ def _messages(field: str, errors) -> list[str]:
             for key, nested in error.items():
                 lines.extend(_messages(f"{field}.{key}", nested))
         else:
-            text = _reword(str(error))
+            text = reword(str(error))
             if text.startswith(("expected", "missing", "value", "unknown", "refers")):
                 lines.append(f"{field}: {text}")
             elif ": " in text and not text.startswith("must"):

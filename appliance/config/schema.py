@@ -224,15 +224,22 @@ def validate_options(
     validator = IniValidator(schema, source=str(source), known_ids=known_ids)
     if validator.validate(options):
         return validator.document, []
+    return validator.document or {}, describe_errors(validator.errors, schema)
+
+
+def describe_errors(
+    errors: dict, schema: dict, *, unknown: str = "unknown option"
+) -> list[tuple[str, str]]:
+    """Cerberus errors as (option, sentence) pairs, one per problem, in operator words."""
     problems: list[tuple[str, str]] = []
     coerce_failed: set[str] = set()
-    for option, message in _flatten(validator.errors):
+    for option, message in _flatten(errors):
         if "cannot be coerced" in message:
             coerce_failed.add(option)
         elif option in coerce_failed and message.startswith("must be of"):
             continue  # the coercion error already says what was expected
-        problems.append((option, _reword(message, schema.get(option) or {}, schema, option)))
-    return validator.document or {}, problems
+        problems.append((option, reword(message, schema, option, unknown=unknown)))
+    return problems
 
 
 def _flatten(errors: dict, prefix: str = "") -> list[tuple[str, str]]:
@@ -247,10 +254,10 @@ def _flatten(errors: dict, prefix: str = "") -> list[tuple[str, str]]:
     return flat
 
 
-def _unknown_option_message(option: str, schema: dict) -> str:
+def _unknown_option_message(option: str, schema: dict, unknown: str) -> str:
     close = difflib.get_close_matches(option, list(schema), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown option{hint} (valid here: {', '.join(sorted(schema))})"
+    return f"{unknown}{hint} (valid here: {', '.join(sorted(schema))})"
 
 
 _REWORDS = (
@@ -264,9 +271,14 @@ _REWORDS = (
 )
 
 
-def _reword(message: str, rules: dict, schema: dict, option: str) -> str:
+def reword(
+    message: str, schema: dict | None = None, option: str = "", *, unknown: str = "unknown option"
+) -> str:
+    """One cerberus message in operator words; `schema` adds the valid names and values."""
+    schema = schema or {}
+    rules = schema.get(option) or {}
     if message == "unknown field":
-        return _unknown_option_message(option, schema)
+        return _unknown_option_message(option, schema, unknown)
     if message.startswith("unallowed value") and rules.get("allowed"):
         allowed = ", ".join(str(value) for value in rules["allowed"])
         value = message.removeprefix("unallowed value ")
