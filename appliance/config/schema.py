@@ -7,7 +7,6 @@ import functools
 import ipaddress
 import os
 import re
-from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,7 +28,10 @@ def schema_folder() -> Path:
     checkout = Path(__file__).resolve().parents[2] / "schemas"
     if (checkout / "server.yaml").is_file():
         return checkout
-    return Path(str(resources.files("appliance.schemas")))
+    # Installed from a wheel: appliance/schemas/ sits next to this package. (It has no
+    # __init__.py, so importlib.resources would hand back a MultiplexedPath, whose str()
+    # is not a path.)
+    return Path(__file__).resolve().parents[1] / "schemas"
 
 
 @functools.cache

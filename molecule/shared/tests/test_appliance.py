@@ -8,6 +8,7 @@ is "not built in this version"; they turn on by themselves when the services lan
 
 from __future__ import annotations
 
+import difflib
 import ftplib
 import hashlib
 import io
@@ -99,9 +100,22 @@ def test_server_ini_matches_a_local_render_of_the_inventory(appliance, tmp_path)
         relative = local.relative_to(rendered).as_posix()
         remote = appliance.host.file(str(appliance.config_dir / relative))
         assert remote.exists, f"{relative}: rendered locally but missing on {hostname}"
-        assert remote.content == local.read_bytes(), (
-            f"{appliance.config_dir / relative} on {hostname} differs from the local render"
-        )
+        expected = local.read_bytes()
+        # Compare checksums computed on the host: the podman backend's `content` loses
+        # trailing newlines, and a trailing newline is part of "the same bytes".
+        if remote.sha256sum != hashlib.sha256(expected).hexdigest():
+            installed = remote.content
+            diff = difflib.unified_diff(
+                expected.decode(errors="replace").splitlines(),
+                installed.decode(errors="replace").splitlines(),
+                "local render",
+                f"{hostname}:{appliance.config_dir / relative}",
+                lineterm="",
+            )
+            pytest.fail(
+                f"{appliance.config_dir / relative} on {hostname} differs from the local "
+                "render of the same inventory:\n" + "\n".join(diff)
+            )
 
 
 def _key_files(appliance) -> set[str]:
