@@ -241,7 +241,9 @@ def test_https_download(appliance) -> None:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE  # lab certificate
-        request = urllib.request.Request(f"https://{appliance.address}:{service.port}/api/files/{name}")
+        request = urllib.request.Request(
+            f"https://{appliance.address}:{service.port}/api/files/{name}"
+        )
         manager = urllib.request.HTTPPasswordMgrWithDefaultRealm()
         manager.add_password(None, request.full_url, account, password)
         opener = urllib.request.build_opener(
