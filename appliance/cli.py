@@ -29,8 +29,19 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from appliance.config import validate_path
+    from appliance.config.loader import FRAGMENTS, MAIN_FILE, staged_overlay
 
-    problems = validate_path(Path(args.path))
+    path = Path(args.path).absolute()
+    overlay: dict[Path, Path] = {}
+    if args.installed_as:
+        # Validate PATH as if it were installed at --as: the whole configuration around it.
+        installed = Path(args.installed_as).absolute()
+        root = installed.parent.parent if installed.parent.name == FRAGMENTS else installed.parent
+        overlay[installed] = path
+        path = root / MAIN_FILE
+    if args.staged:
+        overlay = {**staged_overlay(path, Path(args.staged).absolute()), **overlay}
+    problems = validate_path(path, overlay)
     for problem in problems:
         print(problem)
     if problems:
@@ -81,6 +92,8 @@ def _cmd_events(args: argparse.Namespace) -> int:
     if args.catalogue_markdown:
         sys.stdout.write(catalogue_markdown())
         return 0
+    if args.send_test:
+        return _send_test_event(args)
     from appliance.config import ConfigError, load_config
     from appliance.runtime.events.query import query_events
     from appliance.runtime.events.setup import audit_database
@@ -113,6 +126,56 @@ def _cmd_events(args: argparse.Namespace) -> int:
         else:
             print(format_line(_RowEvent(row)))
     return 0
+
+
+def _send_test_event(args: argparse.Namespace) -> int:
+    """Emit event 60004 through every configured sink; fail naming each sink that failed."""
+    import getpass
+
+    from appliance.config import ConfigError, load_config
+    from appliance.runtime.events.bus import EventBus
+    from appliance.runtime.events.event import make_event
+    from appliance.runtime.events.setup import build_sinks
+
+    try:
+        config = load_config(Path(args.config))
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    sinks = [
+        sink for sink in build_sinks(config) if not args.handler or sink.handler_id in args.handler
+    ]
+    if not sinks:
+        print("appliance events: no matching [event-handlers/<id>] sink", file=sys.stderr)
+        return 1
+    failures: dict[str, str] = {}
+    bus = EventBus(sinks)
+    bus.subscribe(
+        lambda event: (
+            failures.setdefault(event.data.get("handler"), event.data.get("error"))
+            if event.id == 60001
+            else None
+        )
+    )
+    # Straight to each sink, past its filter: the point is to prove the sink delivers.
+    event = make_event(60004, "cli", requested_by=args.requested_by or getpass.getuser())
+    for sink in sinks:
+        sink.submit(event)
+    import time
+
+    deadline = time.monotonic() + args.timeout
+    for sink in sinks:
+        while sink.handler_id not in failures and time.monotonic() < deadline:
+            if sink.flush(0.1):
+                break
+    bus.close(timeout=1.0 if failures else args.timeout)
+    for sink in sinks:
+        if sink.handler_id in failures:
+            print(f"event-handlers/{sink.handler_id}: failed: {failures[sink.handler_id]}")
+        else:
+            print(f"event-handlers/{sink.handler_id}: sent test event 60004")
+    return 1 if failures else 0
 
 
 class _RowEvent:
@@ -152,6 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check server.ini (a file or a folder)")
     validate.add_argument("path")
     validate.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    validate.add_argument(
+        "--as",
+        dest="installed_as",
+        metavar="INSTALLED",
+        help="validate PATH as the file INSTALLED (server.ini or server.d/NAME.ini) of that "
+        "configuration, before it replaces it (Ansible's template validate:)",
+    )
+    validate.add_argument(
+        "--staged",
+        metavar="DIR",
+        help="read DIR/server.ini and DIR/server.d/*.ini in place of the installed files",
+    )
     validate.set_defaults(func=_cmd_validate)
 
     serve = commands.add_parser("serve", help="run the appliance in the foreground")
@@ -176,6 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--catalogue-markdown",
         action="store_true",
         help="print the event catalogue (docs/events.md)",
+    )
+    events.add_argument(
+        "--send-test",
+        action="store_true",
+        help="send test event 60004 through the configured sinks and report each one",
+    )
+    events.add_argument(
+        "--handler", action="append", help="with --send-test: only this event handler id"
+    )
+    events.add_argument("--requested-by", help="with --send-test: who asked (default: user)")
+    events.add_argument(
+        "--timeout", type=float, default=10.0, help="with --send-test: seconds to wait per sink"
     )
     events.set_defaults(func=_cmd_events)
 

@@ -32,22 +32,43 @@ class _RawSection:
     source: Path
 
 
-def config_files(path: Path) -> tuple[Path, list[Path]]:
-    """The main file and the fragments (in name order) for a file or a config folder."""
+def config_files(path: Path, overlay: dict[Path, Path] | None = None) -> tuple[Path, list[Path]]:
+    """The main file and the fragments (in name order) for a file or a config folder.
+
+    `overlay` maps installed paths to candidate files read in their place; a candidate for a
+    fragment that is not installed yet joins the fragments.
+    """
     path = Path(path)
     main = path / MAIN_FILE if path.is_dir() else path
     fragments_dir = main.parent / FRAGMENTS
-    fragments = sorted(fragments_dir.glob("*.ini")) if fragments_dir.is_dir() else []
-    return main, fragments
+    fragments = set(fragments_dir.glob("*.ini")) if fragments_dir.is_dir() else set()
+    for installed in overlay or {}:
+        if installed.parent == fragments_dir and installed.suffix == ".ini":
+            fragments.add(installed)
+    return main, sorted(fragments, key=lambda fragment: fragment.name)
 
 
-def _read_file(path: Path, problems: list[Problem]) -> list[tuple[str, dict[str, str]]]:
+def staged_overlay(config_path: Path, staged: Path) -> dict[Path, Path]:
+    """Installed path -> staged file, for every server.ini and server.d/*.ini under `staged`."""
+    config_path = Path(config_path)
+    root = config_path if config_path.is_dir() else config_path.parent
+    overlay = {}
+    if (staged / MAIN_FILE).is_file():
+        overlay[root / MAIN_FILE] = staged / MAIN_FILE
+    for fragment in sorted((staged / FRAGMENTS).glob("*.ini")):
+        overlay[root / FRAGMENTS / fragment.name] = fragment
+    return overlay
+
+
+def _read_file(
+    path: Path, problems: list[Problem], read_from: Path | None = None
+) -> list[tuple[str, dict[str, str]]]:
     parser = configparser.ConfigParser(
         interpolation=None, strict=True, empty_lines_in_values=False, default_section="\x00"
     )
     parser.optionxform = str  # option names are case-sensitive, as in the schemas
     try:
-        text = path.read_text(encoding="utf-8")
+        text = (read_from or path).read_text(encoding="utf-8")
     except FileNotFoundError:
         problems.append(Problem(str(path), "-", "-", "file not found; expected a server.ini"))
         return []
@@ -99,14 +120,17 @@ def _split_name(name: str) -> tuple[str, str] | None:
     return family, section_id
 
 
-def read_sections(path: Path) -> tuple[Path, list[_RawSection], list[Problem]]:
+def read_sections(
+    path: Path, overlay: dict[Path, Path] | None = None
+) -> tuple[Path, list[_RawSection], list[Problem]]:
     """Parse every file; report unknown or duplicated sections across files."""
-    main, fragments = config_files(path)
+    overlay = overlay or {}
+    main, fragments = config_files(path, overlay)
     problems: list[Problem] = []
     seen: dict[str, Path] = {}
     raw: list[_RawSection] = []
     for file in [main, *fragments]:
-        for name, options in _read_file(file, problems):
+        for name, options in _read_file(file, problems, overlay.get(file)):
             split = _split_name(name)
             if split is None:
                 problems.append(
@@ -147,9 +171,13 @@ def read_sections(path: Path) -> tuple[Path, list[_RawSection], list[Problem]]:
     return main, raw, problems
 
 
-def load_config(path: Path | str) -> Config:
-    """Load and validate; raises ConfigError with every problem found."""
-    main, raw_sections, problems = read_sections(Path(path))
+def load_config(path: Path | str, overlay: dict[Path, Path] | None = None) -> Config:
+    """Load and validate; raises ConfigError with every problem found.
+
+    With `overlay` (installed path -> candidate file), candidates are read in place of the
+    installed files, as if already installed: how Ansible validates a file before installing it.
+    """
+    main, raw_sections, problems = read_sections(Path(path), overlay)
     if problems:
         raise ConfigError(problems)  # structure first: later checks would only echo these
     known_ids: dict[str, set[str]] = {family: set() for family in FAMILIES}
@@ -167,7 +195,7 @@ def load_config(path: Path | str) -> Config:
         config.sections.setdefault(raw.family, {})[raw.id] = Section(
             raw.family, raw.id, options, raw.source
         )
-    if "server" not in config.sections and main.is_file():
+    if "server" not in config.sections and (main.is_file() or main in (overlay or {})):
         problems.append(Problem(str(main), "server", "-", "missing section; expected [server]"))
     if not problems:
         problems.extend(cross_check(config))
@@ -176,10 +204,10 @@ def load_config(path: Path | str) -> Config:
     return config
 
 
-def validate_path(path: Path | str) -> list[Problem]:
+def validate_path(path: Path | str, overlay: dict[Path, Path] | None = None) -> list[Problem]:
     """Every problem of the configuration at `path`; empty when it is valid."""
     try:
-        load_config(path)
+        load_config(path, overlay)
     except ConfigError as error:
         return error.problems
     return []

@@ -7,6 +7,7 @@ import functools
 import ipaddress
 import os
 import re
+from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,10 +29,9 @@ def schema_folder() -> Path:
     checkout = Path(__file__).resolve().parents[2] / "schemas"
     if (checkout / "server.yaml").is_file():
         return checkout
-    # Installed from a wheel: appliance/schemas/ sits next to this package. (It has no
-    # __init__.py, so importlib.resources would hand back a MultiplexedPath, whose str()
-    # is not a path.)
-    return Path(__file__).resolve().parents[1] / "schemas"
+    # appliance.schemas has no __init__.py: files() may be a MultiplexedPath, whose str() is
+    # not a path; a file inside it is.
+    return Path(str(resources.files("appliance.schemas").joinpath("server.yaml"))).parent
 
 
 @functools.cache

@@ -1,0 +1,1 @@
+"""Active-passive sync, promote and failback (built by the HA issue)."""

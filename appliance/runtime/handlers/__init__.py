@@ -1,0 +1,1 @@
+"""Event handlers: file dispatcher, uuid prefix, signature check, external command, quarantine."""
