@@ -1,0 +1,272 @@
+"""Verify a converged appliance: the service runs, its ports listen, server.ini is what the
+inventory renders, key files are private, and real clients on the controller can log in over
+SFTP, upload over FTPS and download over HTTPS.
+
+The protocol checks skip, naming the appliance's own event 20078, only while a service type
+is "not built in this version"; they turn on by themselves when the services land.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ftplib
+import hashlib
+import io
+import os
+import shlex
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def test_service_is_running(appliance) -> None:
+    host = appliance.host
+    if appliance.target == "process":
+        # Container variant without systemd: the appliance is the container's foreground process.
+        processes = host.process.filter(comm="appliance") or [
+            p for p in host.process.filter() if "appliance serve" in p.args
+        ]
+        assert processes, "no `appliance serve` process runs in the container"
+        return
+    unit = host.service(appliance.variables.get("appliance_lab_unit", "appliance"))
+    assert unit.is_running, f"{unit.name} is not active"
+    assert unit.is_enabled, f"{unit.name} is not enabled at boot"
+
+
+def test_each_configured_port_listens(appliance) -> None:
+    services = appliance.services()
+    assert services, f"{appliance.config_file} configures no enabled service"
+    listening, skipped = [], []
+    for service in services:
+        if service.id in appliance.not_built:
+            skipped.append(f"services/{service.id} ({service.type})")
+            continue
+        spec = (
+            f"tcp://{service.port}"
+            if service.address in WILDCARDS
+            else f"tcp://{service.address}:{service.port}"
+        )
+        assert appliance.host.socket(spec).is_listening, (
+            f"services/{service.id}: nothing listens on {service.address}:{service.port}"
+        )
+        listening.append(service)
+    # From the controller: the listener answers a TCP connect through the lab network.
+    for service in listening:
+        if service.address in WILDCARDS or service.address == appliance.address:
+            with socket.create_connection((appliance.address, service.port), timeout=10):
+                pass
+    if not listening:
+        pytest.skip(
+            "every configured service is reported by the appliance as not built in this "
+            f"version (event 20078): {', '.join(skipped)}"
+        )
+
+
+def test_server_ini_matches_a_local_render_of_the_inventory(appliance, tmp_path) -> None:
+    """Render the same inventory on the controller with the role's own templates; same bytes."""
+    hostname = appliance.variables["inventory_hostname"]
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    assert inventory, "run through `molecule verify` (MOLECULE_INVENTORY_FILE is not set)"
+    result = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            inventory,
+            "--limit",
+            hostname,
+            "-e",
+            f"appliance_lab_render_dir={tmp_path}",
+            str(HERE.parent / "render-locally.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"local render failed:\n{result.stdout}\n{result.stderr}"
+    rendered = tmp_path / hostname
+    local_files = sorted(p for p in rendered.rglob("*") if p.is_file())
+    assert local_files, f"the local render wrote nothing under {rendered}"
+    for local in local_files:
+        relative = local.relative_to(rendered).as_posix()
+        remote = appliance.host.file(str(appliance.config_dir / relative))
+        assert remote.exists, f"{relative}: rendered locally but missing on {hostname}"
+        expected = local.read_bytes()
+        # Compare checksums computed on the host: the podman backend's `content` loses
+        # trailing newlines, and a trailing newline is part of "the same bytes".
+        if remote.sha256sum != hashlib.sha256(expected).hexdigest():
+            installed = remote.content
+            diff = difflib.unified_diff(
+                expected.decode(errors="replace").splitlines(),
+                installed.decode(errors="replace").splitlines(),
+                "local render",
+                f"{hostname}:{appliance.config_dir / relative}",
+                lineterm="",
+            )
+            pytest.fail(
+                f"{appliance.config_dir / relative} on {hostname} differs from the local "
+                "render of the same inventory:\n" + "\n".join(diff)
+            )
+
+
+def _key_files(appliance) -> set[str]:
+    found = set()
+    for name in appliance.ini.sections():
+        if name != "server" and not name.startswith("services/"):
+            continue
+        section = appliance.ini[name]
+        for line in section.get("ssh_server_keys", "").replace(",", "\n").splitlines():
+            if line.strip():
+                found.add(appliance.path(line.strip()))
+        if section.get("tls_private_certificate"):
+            found.add(appliance.path(section["tls_private_certificate"].strip()))
+    return found
+
+
+def test_key_files_are_private(appliance) -> None:
+    keys = _key_files(appliance)
+    assert keys, "server.ini names no SSH host key and no TLS private key"
+    owner = appliance.variables.get("appliance_lab_user")
+    for key in sorted(keys):
+        file = appliance.host.file(key)
+        assert file.is_file, f"{key} is missing"
+        assert file.mode == 0o600, f"{key} has mode {file.mode:04o}, expected 0600"
+        if owner:
+            assert file.user == owner, f"{key} is owned by {file.user}, expected {owner}"
+
+
+# -- real clients, from the controller -----------------------------------------------------
+
+
+def _probe(appliance) -> tuple[str, str]:
+    account = appliance.variables.get("appliance_lab_probe_account")
+    password = appliance.variables.get("appliance_lab_probe_password")
+    if not account or not password:
+        pytest.skip("the scenario's inventory defines no probe account")
+    return account, password
+
+
+def _retry(action, attempts: int = 5):
+    """The appliance may still be (re)starting right after converge."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except (OSError, EOFError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(2)
+
+
+def test_sftp_login(appliance) -> None:
+    service = appliance.service_of_type("ssh")
+    appliance.require_built(service)
+    account, password = _probe(appliance)
+    paramiko = pytest.importorskip("paramiko")
+
+    def login():
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 (lab host)
+        client.connect(
+            appliance.address,
+            port=service.port,
+            username=account,
+            password=password,
+            allow_agent=False,
+            look_for_keys=False,
+            timeout=15,
+        )
+        try:
+            sftp = client.open_sftp()
+            return sftp.listdir(".")
+        finally:
+            client.close()
+
+    assert isinstance(_retry(login), list)
+
+
+def test_ftps_upload(appliance) -> None:
+    service = appliance.service_of_type("ftp")
+    appliance.require_built(service)
+    account, password = _probe(appliance)
+    name = f"molecule-{uuid.uuid4().hex[:8]}.txt"
+    payload = f"uploaded over explicit FTPS by molecule verify, {name}\n".encode()
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # lab certificate
+
+    def upload():
+        with ftplib.FTP_TLS(context=context, timeout=15) as ftp:
+            ftp.connect(appliance.address, service.port)
+            ftp.login(account, password)  # AUTH TLS first: FTP_TLS.login secures the control
+            ftp.prot_p()
+            ftp.storbinary(f"STOR {name}", io.BytesIO(payload))
+            listing = ftp.nlst()
+            back = io.BytesIO()
+            ftp.retrbinary(f"RETR {name}", back.write)
+            ftp.delete(name)
+            return listing, back.getvalue()
+
+    listing, back = _retry(upload)
+    assert name in [Path(entry).name for entry in listing]
+    assert back == payload
+
+
+def test_https_download(appliance) -> None:
+    service = appliance.service_of_type("https")
+    appliance.require_built(service)
+    account, password = _probe(appliance)
+    home = appliance.variables.get("appliance_lab_probe_home")
+    if not home:
+        pytest.skip("the scenario's inventory gives no appliance_lab_probe_home")
+    name = f"molecule-{uuid.uuid4().hex[:8]}.bin"
+    payload = os.urandom(256 * 1024)
+    # Put the file on the host's disk directly, then fetch it through the appliance.
+    with tempfile.NamedTemporaryFile() as staged:
+        staged.write(payload)
+        staged.flush()
+        remote = f"{home}/{name}"
+        owner = appliance.variables.get("appliance_lab_user", "root")
+        appliance.host.run_expect([0], f"install -d -o {owner} {shlex.quote(home)}")
+        _copy_to_host(appliance, staged.name, remote, owner)
+    try:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # lab certificate
+        request = urllib.request.Request(
+            f"https://{appliance.address}:{service.port}/api/files/{name}"
+        )
+        manager = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+        manager.add_password(None, request.full_url, account, password)
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=context),
+            urllib.request.HTTPBasicAuthHandler(manager),
+        )
+
+        def download():
+            with opener.open(request, timeout=30) as response:
+                return response.read()
+
+        body = _retry(download)
+        assert hashlib.sha256(body).hexdigest() == hashlib.sha256(payload).hexdigest()
+    finally:
+        appliance.host.run(f"rm -f {shlex.quote(remote)}")
+
+
+def _copy_to_host(appliance, local: str, remote: str, owner: str) -> None:
+    """Write a local file onto the lab host through its own connection (ssh or podman)."""
+    data = Path(local).read_bytes().hex()
+    command = (
+        f"python3 -c 'import sys; open(sys.argv[1], \"wb\").write(bytes.fromhex(sys.stdin.read()))' "
+        f"{shlex.quote(remote)} && chown {owner} {shlex.quote(remote)}"
+    )
+    # testinfra's run has no stdin: pass the bytes through a here-document.
+    appliance.host.run_expect([0], f"{command} <<'EOF'\n{data}\nEOF")
