@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import asyncssh
 
-from tests.security.tally import WRITE_MARKER, Tally
+from tests.security.tally import WRITE_MARKER, Leak, Tally
 
 SFTP_OPERATIONS = (
     "read",
@@ -52,7 +52,7 @@ async def sftp_attempt(sftp: asyncssh.SFTPClient, operation: str, path: bytes, s
         seen.extend(name.encode() if isinstance(name, str) else name
                     for name in await sftp.listdir(path))  # fmt: skip
     elif operation in ("stat", "lstat"):
-        await getattr(sftp, operation)(path)
+        seen.append(repr(await getattr(sftp, operation)(path)).encode())
     elif operation == "realpath":
         seen.append(await sftp.realpath(path))
     elif operation == "chmod":
@@ -75,7 +75,7 @@ async def sftp_attempt(sftp: asyncssh.SFTPClient, operation: str, path: bytes, s
 
 
 async def sftp_run(
-    port: int, user: str, password: str, paths: Iterable[bytes], token: str
+    port: int, user: str, password: str, paths: Iterable[bytes], leaked: Leak
 ) -> Tally:
     tally = Tally("sftp")
     conn = await connect(port, user, password)
@@ -97,7 +97,7 @@ async def sftp_run(
             conn = await connect(port, user, password)
             sftp = await conn.start_sftp_client()
         for data in seen:
-            tally.saw(data, token, f"sftp {operation} {raw!r}")
+            tally.saw(data, leaked, f"sftp {operation} {raw!r}")
     conn.close()
     return tally
 
@@ -127,7 +127,9 @@ async def scp_attempt(conn: asyncssh.SSHClientConnection, operation: str, path: 
     return output
 
 
-async def scp_run(port: int, user: str, password: str, paths: Iterable[bytes], token: str) -> Tally:
+async def scp_run(
+    port: int, user: str, password: str, paths: Iterable[bytes], leaked: Leak
+) -> Tally:
     tally = Tally("scp")
     conn = await connect(port, user, password)
     for index, raw in enumerate(paths):
@@ -144,6 +146,6 @@ async def scp_run(port: int, user: str, password: str, paths: Iterable[bytes], t
         refused = b"\x01" in output or b"\x02" in output
         tally.refused += refused
         tally.accepted += not refused
-        tally.saw(output, token, f"scp {operation} {raw!r}")
+        tally.saw(output, leaked, f"scp {operation} {raw!r}")
     conn.close()
     return tally

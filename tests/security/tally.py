@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 WRITE_MARKER = b"ESCAPE-ATTEMPT-PAYLOAD\n"
+Leak = Callable[[bytes], bool]
+"""leaked(reply) -> True when a reply shows something from outside the home."""
 
 
 @dataclass
@@ -18,9 +21,9 @@ class Tally:
     broken: list[str] = field(default_factory=list)
     """Answers that are neither a protocol reply nor a clean disconnect."""
 
-    def saw(self, data: bytes | str, token: str, what: str) -> None:
+    def saw(self, data: bytes | str, leaked: Leak, what: str) -> None:
         raw = data.encode("latin-1", "replace") if isinstance(data, str) else data
-        if token.encode() in raw:
+        if leaked(raw):
             self.leaks.append(what)
 
     def summary(self) -> str:
