@@ -9,6 +9,7 @@ import asyncio
 import ftplib
 import http.client
 import json
+import socket
 
 import asyncssh
 import pytest
@@ -38,8 +39,21 @@ def app(tmp_path_factory):
         yield running
 
 
+class SourcedImplicitFTP_TLS(ImplicitFTP_TLS):
+    """Implicit FTPS from a chosen local address."""
+
+    def connect(self, host="", port=0, timeout=-999, source_address=None):
+        self.host, self.port, self.timeout = host, port, timeout
+        raw = socket.create_connection((host, port), timeout, source_address=source_address)
+        self.sock = self.context.wrap_socket(raw, server_hostname=host)
+        self.af = self.sock.family
+        self.file = self.sock.makefile("r", encoding=self.encoding)
+        self.welcome = self.getresp()
+        return self.welcome
+
+
 def ftp_login(port: int, source: str, user: str, password: str, tls: bool) -> str:
-    client = ImplicitFTP_TLS(context=insecure_context()) if tls else ftplib.FTP()
+    client = SourcedImplicitFTP_TLS(context=insecure_context()) if tls else ftplib.FTP()
     try:
         client.connect("127.0.0.1", port, timeout=10, source_address=(source, 0))
         client.login(user, password)
