@@ -6,6 +6,7 @@ import asyncio
 import base64
 import ftplib
 import http.client
+import io
 from dataclasses import dataclass
 
 from tests.ftp_helpers import ImplicitFTP_TLS, insecure_context
@@ -17,11 +18,13 @@ PASSWORD = PASSWORDS[USER]
 
 
 def ftp_works(port: int, tls: bool = False) -> bool:
+    """Log in, store a small file, list the folder (never empty: see test_ftps_empty_listing)."""
     client = ImplicitFTP_TLS(context=insecure_context()) if tls else ftplib.FTP()
     client.connect("127.0.0.1", port, timeout=20)
     client.login(USER, PASSWORD)
     if tls:
         client.prot_p()
+    client.storbinary("STOR health.txt", io.BytesIO(b"ok\n"))
     client.nlst()
     client.quit()
     return True
