@@ -1,6 +1,7 @@
 """The SSH algorithm policy: what the service offers, chosen to pass ssh-audit with no failure.
 
-No SHA-1 key exchange or MAC, no CBC, no DSA, no short MAC tags. AES-GCM
+No SHA-1 key exchange, MAC or host key signature (an RSA host key is offered as
+rsa-sha2-256/512 only, never as ssh-rsa), no CBC, no DSA, no short MAC tags. AES-GCM
 comes first among ciphers: asyncssh pays a new cipher context per packet for
 chacha20-poly1305, so GCM is the faster of the two on this engine. Strict key exchange
 (the Terrapin fix) is negotiated by asyncssh on its own.
@@ -8,6 +9,7 @@ chacha20-poly1305, so GCM is the faster of the two on this engine. Strict key ex
 
 from __future__ import annotations
 
+import asyncssh
 from asyncssh.compression import get_compression_algs
 from asyncssh.encryption import get_encryption_algs
 from asyncssh.kex import get_kex_algs
@@ -57,6 +59,19 @@ def _available(wanted: tuple[str, ...], supported: list[bytes]) -> list[str]:
     """`wanted`, in order, keeping what this build of asyncssh (and its crypto) can do."""
     have = {name.decode("ascii") for name in supported}
     return [name for name in wanted if name in have]
+
+
+def host_key_pairs(keys: list[asyncssh.SSHKey]) -> list[asyncssh.SSHKeyPair]:
+    """The host keys, each offered only under the signature algorithms of the policy.
+
+    asyncssh offers an RSA host key as ssh-rsa (SHA-1) too; ssh-audit fails that.
+    """
+    wanted = {name.encode("ascii") for name in SIGNATURE}
+    pairs = asyncssh.load_keypairs(keys)
+    for pair in pairs:
+        pair.host_key_algorithms = [alg for alg in pair.host_key_algorithms if alg in wanted]
+        pair.sig_algorithms = [alg for alg in pair.sig_algorithms if alg in wanted]
+    return [pair for pair in pairs if pair.host_key_algorithms]
 
 
 def connection_options() -> dict[str, list[str]]:

@@ -296,11 +296,16 @@ class ScpSource(ScpSide):
 async def run_scp(
     fs: VirtualFS, command: ScpCommand, reader: asyncssh.SSHReader, writer: asyncssh.SSHWriter
 ) -> int:
-    """Serve one scp command; returns the exit status for the client."""
+    """Serve one scp command; returns the exit status for the client.
+
+    Protocol errors and refused paths (a target outside the rules, say) become a fatal scp
+    error on this channel: the SSH connection and its other channels carry on.
+    """
     stream = ScpStream(reader, writer)
     handler = ScpSink(fs, command, stream) if command.upload else ScpSource(fs, command, stream)
     try:
         return await handler.run()
-    except ScpProtocolError as error:
+    except (ScpProtocolError, FSError) as error:
+        # A refused target path ends this command, never the client's whole SSH connection.
         stream.error(str(error), fatal=True)
         return 1

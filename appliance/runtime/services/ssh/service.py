@@ -28,7 +28,7 @@ def connection_options(
     """asyncssh's options for every connection of the service."""
     return asyncssh.SSHServerConnectionOptions(
         server_factory=lambda: ApplianceSSHServer(settings, context),
-        server_host_keys=host_keys,
+        server_host_keys=algorithms.host_key_pairs(host_keys),
         encoding=None,
         allow_pty=False,
         x11_forwarding=False,

@@ -1,0 +1,183 @@
+"""Bounded load and soak on loopback: concurrent mixed SFTP, FTPS and HTTPS sessions.
+
+python bench/soak.py [--sessions 200] [--operations 20]
+Starts the appliance (tests/running.py), runs `sessions` concurrent sessions (a third each
+SFTP, implicit FTPS, HTTPS), each doing `operations` upload/list/download/delete steps, then
+measures logins per second for local accounts. Prints errors (must be 0), p50/p99 operation
+latency, peak RSS and RSS growth of the appliance process. Not part of the test command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.ftp_helpers import ImplicitFTP_TLS, insecure_context  # noqa: E402
+from tests.security.escape_http import Client  # noqa: E402
+from tests.security.escape_ssh import connect as ssh_connect  # noqa: E402
+from tests.security.site import PASSWORDS, rss_bytes, security_site  # noqa: E402
+
+USER, PASSWORD = "alice", PASSWORDS["alice"]
+DATA = bytes(range(256)) * 256  # 64 KiB
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+        self.lock = threading.Lock()
+
+    def record(self, started: float) -> None:
+        with self.lock:
+            self.latencies.append(time.perf_counter() - started)
+
+    def fail(self, what: str) -> None:
+        with self.lock:
+            self.errors.append(what)
+
+
+def ftps_session(port: int, index: int, operations: int, stats: Stats) -> None:
+    try:
+        client = ImplicitFTP_TLS(context=insecure_context())
+        client.connect("127.0.0.1", port, timeout=120)
+        client.login(USER, PASSWORD)
+        client.prot_p()
+        for step in range(operations):
+            name = f"ftps-{index}-{step}.bin"
+            started = time.perf_counter()
+            client.storbinary(f"STOR {name}", io.BytesIO(DATA))
+            out = io.BytesIO()
+            client.retrbinary(f"RETR {name}", out.write)
+            client.delete(name)
+            if out.getvalue() != DATA:
+                stats.fail(f"ftps {name}: wrong bytes")
+            stats.record(started)
+        client.quit()
+    except Exception as error:
+        stats.fail(f"ftps session {index}: {error!r}")
+
+
+def https_session(port: int, index: int, operations: int, stats: Stats) -> None:
+    try:
+        client = Client(port, USER, PASSWORD, insecure_context())
+        for step in range(operations):
+            name = f"https-{index}-{step}.bin"
+            started = time.perf_counter()
+            put = client.request("PUT", f"/api/files/{name}", DATA)[0]
+            status, _, body = client.request("GET", f"/api/files/{name}")
+            gone = client.request("DELETE", f"/api/files/{name}")[0]
+            if (put, status, gone) != (201, 200, 204) or body != DATA:
+                stats.fail(f"https {name}: {put} {status} {gone}")
+            stats.record(started)
+    except Exception as error:
+        stats.fail(f"https session {index}: {error!r}")
+
+
+async def sftp_session(port: int, index: int, operations: int, stats: Stats) -> None:
+    try:
+        async with await ssh_connect(port, USER, PASSWORD) as conn:
+            sftp = await conn.start_sftp_client()
+            for step in range(operations):
+                name = f"sftp-{index}-{step}.bin"
+                started = time.perf_counter()
+                async with sftp.open(name, "wb") as handle:
+                    await handle.write(DATA)
+                async with sftp.open(name, "rb") as handle:
+                    back = await handle.read()
+                await sftp.remove(name)
+                if back != DATA:
+                    stats.fail(f"sftp {name}: wrong bytes")
+                stats.record(started)
+    except Exception as error:
+        stats.fail(f"sftp session {index}: {error!r}")
+
+
+def sftp_sessions(port: int, indexes: list[int], operations: int, stats: Stats) -> None:
+    async def run() -> None:
+        await asyncio.gather(*(sftp_session(port, i, operations, stats) for i in indexes))
+
+    asyncio.run(run())
+
+
+def logins_per_second(port: int, count: int) -> float:
+    def one(_: int) -> None:
+        client = Client(port, USER, PASSWORD)
+        client.conn.close()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(count)))
+    return count / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--operations", type=int, default=20)
+    parser.add_argument("--logins", type=int, default=200)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="soak-"))
+    with security_site(root, passive=(62600, 62799)) as app:
+        pid = app.process.pid
+        app.home("alice").mkdir(parents=True, exist_ok=True)
+        start_rss = peak = rss_bytes(pid)
+        stats = Stats()
+        third = args.sessions // 3
+        sftp_ids = list(range(args.sessions - 2 * third))
+        threads = [
+            threading.Thread(
+                target=sftp_sessions, args=(app.port("sftp"), sftp_ids, args.operations, stats)
+            )
+        ]
+        for i in range(third):
+            threads.append(
+                threading.Thread(
+                    target=ftps_session, args=(app.port("ftps"), i, args.operations, stats)
+                )
+            )
+            threads.append(
+                threading.Thread(
+                    target=https_session, args=(app.port("webs"), i, args.operations, stats)
+                )
+            )
+        # fmt: skip
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            peak = max(peak, rss_bytes(pid))
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - began
+        end_rss = rss_bytes(pid)
+        rate = logins_per_second(app.port("web"), args.logins)
+    latencies = sorted(stats.latencies)
+    p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
+    print(
+        f"sessions {args.sessions} (sftp {len(sftp_ids)}, ftps {third}, https {third}), "
+        f"operations per session {args.operations} (upload+download+delete of 64 KiB)"
+    )
+    print(f"operations completed {len(latencies)} in {elapsed:.1f} s; errors {len(stats.errors)}")
+    for error in stats.errors[:10]:
+        print("  error:", error)
+    if latencies:
+        print(f"latency p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
+    print(
+        f"RSS start {start_rss / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB, "
+        f"growth {(end_rss - start_rss) / 2**20:.1f} MiB"
+    )
+    print(f"logins per second (local accounts, HTTP, 8 clients): {rate:.1f}")
+    return 1 if stats.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
