@@ -88,7 +88,8 @@ class HTTPService:
         if self.listener is not None:
             await self.listener.stop()
         for session in self.state.sessions.all():
-            log_out(self.state, session)
+            # Only here: behind a load balancer the session goes on on another node.
+            log_out(self.state, session, everywhere=False)
 
 
 class HTTPRedirectService:
