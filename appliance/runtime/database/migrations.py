@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from appliance.runtime.database.postgresql import PostgreSQLResource
+
 LOCK_KEY = 0x61_70_70_6C  # "appl": the advisory lock every node takes while migrating
 
 
@@ -93,3 +95,14 @@ def migrate(connection) -> list[int]:
             )
             applied.append(migration.version)
     return applied
+
+
+def connect_migrated(resource: PostgreSQLResource):
+    """A new connection (autocommit) to a database brought to the latest schema version."""
+    connection = resource.connect()
+    try:
+        migrate(connection)
+    except BaseException:
+        connection.close()
+        raise
+    return connection

@@ -14,7 +14,7 @@ import queue
 import threading
 from datetime import datetime
 
-from appliance.runtime.database.migrations import migrate
+from appliance.runtime.database.migrations import connect_migrated
 from appliance.runtime.database.postgresql import PostgreSQLResource
 from appliance.runtime.shared.state import LocalState
 
@@ -121,9 +121,7 @@ class PostgreSQLState:
 
     def _connect(self):
         if self._connection is None or self._connection.closed:
-            connection = self.resource.connect()
-            migrate(connection)
-            self._connection = connection
+            self._connection = connect_migrated(self.resource)
         return self._connection
 
     def _drop_connection(self) -> None:

@@ -11,6 +11,7 @@ Referrals are not followed, so the password never travels to a server that was n
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ldap3
@@ -93,10 +94,14 @@ class LDAPMethod:
             return Decision.passed("LDAP checks passwords only")
         if not credentials.password:
             return Decision.reject("an empty password is never sent to LDAP")
+        return self._with_failover(lambda server: self._on_server(server, credentials))
+
+    def _with_failover(self, ask: Callable[[ldap3.Server], Decision]) -> Decision:
+        """The answer of the first server of `url` that answers (failover in order)."""
         errors: list[str] = []
         for uri in self.options["url"]:
             try:
-                return self._on_server(self._server(uri), credentials)
+                return ask(self._server(uri))
             except (LDAPException, MethodError, OSError, ssl.SSLError) as error:
                 errors.append(f"{uri}: {_describe(error)}")
         raise MethodError("no LDAP server answered: " + "; ".join(errors))
@@ -109,13 +114,7 @@ class LDAPMethod:
         """
         if not (self.options.get("search_base") and self.options.get("service_bind_dn")):
             return Decision.passed("LDAP without a service account cannot look accounts up")
-        errors: list[str] = []
-        for uri in self.options["url"]:
-            try:
-                return self._look_up_on(self._server(uri), username)
-            except (LDAPException, MethodError, OSError, ssl.SSLError) as error:
-                errors.append(f"{uri}: {_describe(error)}")
-        raise MethodError("no LDAP server answered: " + "; ".join(errors))
+        return self._with_failover(lambda server: self._look_up_on(server, username))
 
     def _look_up_on(self, server: ldap3.Server, username: str) -> Decision:
         service = self._connect(server, self.options["service_bind_dn"], self._service_password())

@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 
-from appliance.runtime.database.migrations import migrate
+from appliance.runtime.database.migrations import connect_migrated
 from appliance.runtime.database.postgresql import PostgreSQLResource
 from appliance.runtime.events.event import Event
 from appliance.runtime.events.filters import EventFilter
@@ -49,9 +49,7 @@ class PostgreSQLSink(Sink):
 
     def _connect(self):
         if self._connection is None or self._connection.closed:
-            connection = self.resource.connect()
-            migrate(connection)
-            self._connection = connection
+            self._connection = connect_migrated(self.resource)
         return self._connection
 
     def _row(self, event: Event) -> tuple:
