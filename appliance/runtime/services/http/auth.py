@@ -114,6 +114,13 @@ async def _adopt(state: HTTPState, peer: Peer, token: str | None) -> Session | N
     account = await run_in_threadpool(state.context.aaa.account_for, credentials, claims["mth"])
     if account is None:
         return None
+    state.context.bus.emit(
+        40011,
+        state.component,
+        account=account.name,
+        peer=format_peer(peer.address, peer.port),
+        method=account.method,
+    )
     return state.sessions.adopt(claims["sid"], account, credentials)
 
 

@@ -24,6 +24,9 @@ class HTTPState:
     trusted_proxies: tuple[Network, ...]
     forwarded_header: str | None
     accepted_origins: frozenset[str]
+    proxy_protocol_from: tuple[str, ...] = ()
+    """Trusted balancers sending PROXY protocol v2 (trusted_proxies without a forwarded
+    header); empty when the service takes no PROXY header."""
 
     @property
     def component(self) -> str:
@@ -52,4 +55,7 @@ class HTTPState:
             trusted_proxies=parse_networks(proxies),
             forwarded_header=options.get("client_forwarded_header"),
             accepted_origins=frozenset(options.get("accepted_origins") or ()),
+            proxy_protocol_from=()
+            if options.get("client_forwarded_header")
+            else tuple(str(network) for network in parse_networks(proxies)),
         )
