@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from appliance.runtime.aaa.identity import Account, Credentials
-from appliance.runtime.shared.state import SharedState
+from appliance.runtime.shared.state import LocalState, SharedState
 
 KEY_FILE = "http-session.key"
 KEY_BYTES = 32
@@ -115,7 +115,8 @@ class Sessions:
     ) -> None:
         self.signer = signer
         self.timeout = timeout
-        self._shared = shared
+        local = LocalState()  # ended sessions, when no store is shared
+        self._shared = lambda: shared() or local
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
 
@@ -147,8 +148,7 @@ class Sessions:
             return None
         if not all(isinstance(claims.get(name), str) for name in ("sid", "sub", "mth")):
             return None
-        shared = self._shared()
-        if shared is not None and shared.session_ended(claims["sid"]):
+        if self._shared().session_ended(claims["sid"]):
             return None
         return claims
 
@@ -168,11 +168,9 @@ class Sessions:
 
     def end(self, session: Session) -> bool:
         """Log the session out on every node sharing the state; False if already gone here."""
-        shared = self._shared()
-        if shared is not None:
-            # No token of the session, from any node, outlives now + timeout.
-            until = datetime.fromtimestamp(time.time() + self.timeout, UTC)
-            shared.end_session(session.id, until)
+        # No token of the session, from any node, outlives now + timeout.
+        until = datetime.fromtimestamp(time.time() + self.timeout, UTC)
+        self._shared().end_session(session.id, until)
         return self.close(session)
 
     def close(self, session: Session) -> bool:
