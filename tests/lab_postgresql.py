@@ -35,7 +35,9 @@ def free_port() -> int:
 class PostgreSQL:
     """`listen` are the addresses the server listens on (loopback, or a veth address too)."""
 
-    def __init__(self, listen: tuple[str, ...] = ("127.0.0.1",), clients: str = "127.0.0.1/32"):
+    def __init__(
+        self, listen: tuple[str, ...] = ("127.0.0.1",), clients: tuple[str, ...] = ("127.0.0.1/32",)
+    ):
         self.listen = listen
         self.clients = clients
         self.port = free_port()
@@ -73,7 +75,8 @@ class PostgreSQL:
         if done.returncode:
             raise RuntimeError(f"initdb failed: {done.stderr or done.stdout}")
         with (self.data / "pg_hba.conf").open("a") as hba:
-            hba.write(f"host all all {self.clients} scram-sha-256\n")
+            for network in self.clients:
+                hba.write(f"host all all {network} scram-sha-256\n")
         options = (
             f"-p {self.port} -k {self.folder} -h {','.join(self.listen)}"
             " -c fsync=on -c max_connections=40 -c shared_buffers=16MB"

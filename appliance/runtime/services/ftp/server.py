@@ -45,7 +45,7 @@ class SessionServer(FTPServer):
     def handle_accepted(self, sock: socket.socket, addr) -> None:
         peer = (plain_address(addr[0]), addr[1])
         if not behind_proxy(peer[0], self.settings.trusted_proxies):
-            self._admit(sock, peer, proxied=False)
+            self._admit(sock, addr, proxied=False)
             return
         ProxyHeaderReader(
             sock,
@@ -61,12 +61,14 @@ class SessionServer(FTPServer):
         )
 
     def _admit(self, sock: socket.socket, peer: tuple[str, int], *, proxied: bool) -> None:
+        """`peer` as the session will see it: pyftpdlib counts sessions by that address."""
         component = self.settings.component
-        if not self.context.aaa.connection_allowed(peer[0], component):
+        address = plain_address(peer[0])
+        if not self.context.aaa.connection_allowed(address, component):
             sock.close()
             return
         if len(self.ip_map) >= self.settings.maximum_connections:
-            self._refuse_over_limit(sock, peer[0])
+            self._refuse_over_limit(sock, address)
             return
         if proxied:
             self.proxied[sock.fileno()] = peer
