@@ -1,4 +1,4 @@
-"""The PostgreSQL audit trail and shared state against a real PostgreSQL 15 (tests/lab_postgresql)."""
+"""The PostgreSQL audit trail and shared state against a real PostgreSQL 15 (lab_postgresql)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ name) reaches `ban_failures` failures within `ban_window` seconds it is banned f
 forgotten after a day without bans). Addresses in `ban_allowlist` are neither counted nor
 banned. Failures and bans are kept in memory (a restart lifts them). When nodes behind one
 load balancer share a store (`[server] shared_state`, see runtime/shared/), each ban is also
-recorded there, and a subject banned by any node is refused by every node. Thread-safe.
+recorded there, and a subject banned by any node is refused by every node; failures are
+recorded there too, so failures spread over the nodes add up to a ban. Thread-safe.
 """
 
 from __future__ import annotations
@@ -113,6 +114,8 @@ class Bans:
         if account:
             subjects.append(account_subject(account))
         now = self._clock()
+        shared = self._store()
+        elsewhere = {s: shared.failures_elsewhere(s) for s in subjects} if shared else {}
         bans: list[tuple[str, float, int]] = []
         with self._lock:
             for subject in subjects:
@@ -122,19 +125,20 @@ class Bans:
                 state.failures.append(now)
                 while state.failures and state.failures[0] <= now - settings.window:
                     state.failures.popleft()
-                if len(state.failures) >= settings.failures:
+                if len(state.failures) + elsewhere.get(subject, 0) >= settings.failures:
                     if state.last_ban is None or now - state.last_ban > FORGET_AFTER:
                         state.level = 0
                     duration = min(
                         settings.duration * 2**state.level, max(MAX_BAN_SECONDS, settings.duration)
                     )
-                    count = len(state.failures)
+                    count = len(state.failures) + elsewhere.get(subject, 0)
                     state.banned_until = now + duration
                     state.level += 1
                     state.last_ban = now
                     state.failures.clear()
                     bans.append((subject, duration, count))
-        shared = self._store() if bans else None
+        for subject in subjects if shared is not None else ():
+            shared.failure(subject, settings.window)
         for subject, duration, _count in bans if shared is not None else ():
             shared.ban(subject, datetime.now(UTC) + timedelta(seconds=duration))
         for subject, duration, count in bans:

@@ -45,7 +45,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         2,
-        "shared bans and ended sessions",
+        "shared bans, login failures and ended sessions",
         """
         CREATE TABLE bans (
             subject TEXT PRIMARY KEY,
@@ -57,6 +57,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             expires TIMESTAMPTZ NOT NULL
         );
         CREATE INDEX ended_sessions_expires ON ended_sessions (expires);
+        CREATE TABLE login_failures (
+            subject TEXT NOT NULL,
+            time TIMESTAMPTZ NOT NULL,
+            node TEXT NOT NULL
+        );
+        CREATE INDEX login_failures_time ON login_failures (time);
         """,
     ),
 )

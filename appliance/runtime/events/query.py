@@ -45,8 +45,9 @@ def _where(
     return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
-def _select(where: str, limit: int | None, time_column: str = "time") -> str:
+def _select(where: str, limit: int | None, time_column: str = "time", extra: str = "") -> str:
     columns = f"seq, uuid, id, {time_column} AS time, component, account, peer, message, data"
+    columns += extra
     # Only placeholders and fixed text are interpolated; values travel as parameters.
     sql = f"SELECT {columns} FROM events {where} ORDER BY seq DESC"  # noqa: S608
     return sql + (f" LIMIT {int(limit)}" if limit else "")
@@ -82,13 +83,14 @@ def query_postgresql_events(
     account: str | None = None,
     limit: int | None = None,
 ) -> list[dict]:
-    """The same rows as query_events, from the shared trail; times in the same UTC text form."""
+    """The same rows as query_events, from the shared trail (times in the same UTC text form),
+    plus `node`: the [server] name of the node that recorded the event."""
     import psycopg
     from psycopg.rows import dict_row
 
     where, params = _where(since, ids, account, "%s")
     time_text = """to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-    sql = _select(where, limit, time_text)
+    sql = _select(where, limit, time_text, ", node")
     try:
         with resource.connect() as connection:
             rows = connection.cursor(row_factory=dict_row).execute(sql, params).fetchall()

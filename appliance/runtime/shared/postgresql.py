@@ -1,10 +1,12 @@
 """Shared state in the PostgreSQL database: tables `bans` and `ended_sessions` (migration 2).
 
 A worker thread owns the connection: it writes what this node records (a ban, a logout) and,
-every `refresh` seconds, reads the bans and ended sessions still in force into a local
-snapshot that answers every check without waiting. A ban made on one node therefore holds
-on the others within about `refresh` seconds. When the database cannot be reached, the
-worker keeps retrying and the node goes on with what it last read plus its own records.
+every `refresh` seconds, reads the bans and ended sessions still in force, and the other
+nodes' recent login failures, into a local snapshot that answers every check without
+waiting. A ban made on one node therefore holds on the others within about `refresh`
+seconds, and failures spread over the nodes add up to a ban as on a single node. When the
+database cannot be reached, the worker keeps retrying and the node goes on with what it
+last read plus its own records.
 """
 
 from __future__ import annotations
@@ -29,9 +31,15 @@ END_SESSION = (
     "INSERT INTO ended_sessions (session_id, expires) VALUES (%s, %s)"
     " ON CONFLICT (session_id) DO NOTHING"
 )
+RECORD_FAILURE = "INSERT INTO login_failures (subject, time, node) VALUES (%s, now(), %s)"
+FAILURES_ELSEWHERE = (
+    "SELECT subject, count(*) FROM login_failures"
+    " WHERE time > now() - make_interval(secs => %s) AND node <> %s GROUP BY subject"
+)
 FORGET = (
     "DELETE FROM bans WHERE banned_until < now() - interval '1 day';"
-    " DELETE FROM ended_sessions WHERE expires < now()"
+    " DELETE FROM ended_sessions WHERE expires < now();"
+    " DELETE FROM login_failures WHERE time < now() - interval '1 day'"
 )
 
 
@@ -45,6 +53,7 @@ class PostgreSQLState:
         self._closing = threading.Event()
         self._connection = None
         self._read_once = threading.Event()
+        self._window = 300.0  # seconds of other nodes' failures to read (the largest ban_window)
         self._thread = threading.Thread(target=self._run, name="shared-state", daemon=True)
         self._thread.start()
 
@@ -55,6 +64,13 @@ class PostgreSQLState:
 
     def banned_until(self, subject: str) -> datetime | None:
         return self._snapshot.banned_until(subject)
+
+    def failure(self, subject: str, window: float) -> None:
+        self._window = max(self._window, window)
+        self._writes.put((RECORD_FAILURE, (subject, self.node)))
+
+    def failures_elsewhere(self, subject: str) -> int:
+        return self._snapshot.failures_elsewhere(subject)
 
     def end_session(self, session_id: str, expires: datetime) -> None:
         self._snapshot.end_session(session_id, expires)
@@ -97,7 +113,8 @@ class PostgreSQLState:
         ended = connection.execute(
             "SELECT session_id, expires FROM ended_sessions WHERE expires > now()"
         ).fetchall()
-        self._snapshot.replace(dict(current_bans), dict(ended))
+        failures = connection.execute(FAILURES_ELSEWHERE, (self._window, self.node)).fetchall()
+        self._snapshot.replace(dict(current_bans), dict(ended), dict(failures))
         self._read_once.set()
         if reads % 600 == 0:
             connection.execute(FORGET)

@@ -23,6 +23,12 @@ class SharedState(Protocol):
     def banned_until(self, subject: str) -> datetime | None:
         """The end of the subject's ban, if it is banned (by any node) now."""
 
+    def failure(self, subject: str, window: float) -> None:
+        """Record a failed login of `subject`; failures are kept `window` seconds."""
+
+    def failures_elsewhere(self, subject: str) -> int:
+        """Recent failures of `subject` that other nodes recorded."""
+
     def end_session(self, session_id: str, expires: datetime) -> None:
         """Record a logout: the session's token is refused everywhere until it expires."""
 
@@ -38,6 +44,7 @@ class LocalState:
         self._lock = threading.Lock()
         self._bans: dict[str, datetime] = {}
         self._ended: dict[str, datetime] = {}
+        self._failures: dict[str, int] = {}
 
     def ban(self, subject: str, until: datetime) -> None:
         with self._lock:
@@ -51,6 +58,13 @@ class LocalState:
                 return None
         return until
 
+    def failure(self, subject: str, window: float) -> None:
+        """One node alone: its own failures are counted by Bans itself."""
+
+    def failures_elsewhere(self, subject: str) -> int:
+        with self._lock:
+            return self._failures.get(subject, 0)
+
     def end_session(self, session_id: str, expires: datetime) -> None:
         with self._lock:
             current = now()
@@ -62,9 +76,12 @@ class LocalState:
             expires = self._ended.get(session_id)
         return expires is not None and expires > now()
 
-    def replace(self, bans: dict[str, datetime], ended: dict[str, datetime]) -> None:
+    def replace(
+        self, bans: dict[str, datetime], ended: dict[str, datetime], failures: dict[str, int]
+    ) -> None:
         """Take a fresh snapshot (what a shared store read); local writes since are kept."""
         with self._lock:
+            self._failures = failures
             self._bans = {**bans, **{s: t for s, t in self._bans.items() if s not in bans}}
             self._ended = {**ended, **self._ended}
 
