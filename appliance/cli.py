@@ -95,29 +95,29 @@ def _cmd_events(args: argparse.Namespace) -> int:
     if args.send_test:
         return _send_test_event(args)
     from appliance.config import ConfigError, load_config
-    from appliance.runtime.events.query import query_events
-    from appliance.runtime.events.setup import audit_database
+    from appliance.runtime.events.query import query_events, query_postgresql_events
+    from appliance.runtime.events.setup import audit_backend
     from appliance.runtime.events.sinks.textlog import format_line
 
-    database = Path(args.database) if args.database else None
-    if database is None:
+    backend = Path(args.database) if args.database else None
+    if backend is None:
         try:
-            database = audit_database(load_config(Path(args.config)))
+            backend = audit_backend(load_config(Path(args.config)), args.backend)
         except ConfigError as error:
             for problem in error.problems:
                 print(problem, file=sys.stderr)
             return 1
-        if database is None:
+        if backend is None:
+            kinds = args.backend or "sqlite or postgresql"
             print(
-                "appliance events: no [event-handlers/<id>] of type sqlite is configured",
+                f"appliance events: no [event-handlers/<id>] of type {kinds} is configured",
                 file=sys.stderr,
             )
             return 1
+    query = query_events if isinstance(backend, Path) else query_postgresql_events
     try:
-        rows = query_events(
-            database, since=args.since, ids=args.id, account=args.account, limit=args.limit
-        )
-    except (ValueError, FileNotFoundError) as error:
+        rows = query(backend, since=args.since, ids=args.id, account=args.account, limit=args.limit)
+    except (ValueError, FileNotFoundError, OSError) as error:
         print(f"appliance events: {error}", file=sys.stderr)
         return 1
     for row in rows:
@@ -242,6 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
     events = commands.add_parser("events", help="query the audit database")
     events.add_argument("-c", "--config", default=".", help="server.ini or its folder")
     events.add_argument("--database", help="audit database file (instead of -c)")
+    events.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        help="read the first event handler of this type (default: the first of either)",
+    )
     events.add_argument("--since", help="ISO time or 15m, 2h, 7d")
     events.add_argument("--id", type=int, action="append", help="event id (repeatable)")
     events.add_argument("--account")

@@ -182,17 +182,27 @@ def _check_host_key(section: Section, path: Path) -> Iterator[Problem]:
         yield _problem(section, "ssh_server_keys", f"{path}: unsupported host key type")
 
 
+RESOURCE_TYPE_OF_HANDLER = {"email": "smtp", "postgresql": "postgresql"}
+
+
 def _resource_types(config: Config) -> Iterator[Problem]:
-    for section in config.event_handlers.values():
-        if section.type == "email":
-            resource = config.resources.get(section["resource"])
-            if resource is not None and resource.type != "smtp":
-                yield _problem(
-                    section,
-                    "resource",
-                    f"[resources/{resource.id}] is of type {resource.type}; "
-                    "expected an smtp resource",
-                )
+    """Each `resource` option names a resource of the type its user needs."""
+    uses = [
+        (section, "resource", RESOURCE_TYPE_OF_HANDLER[section.type])
+        for section in config.event_handlers.values()
+        if section.type in RESOURCE_TYPE_OF_HANDLER
+    ]
+    if config.server.options.get("shared_state"):
+        uses.append((config.server, "shared_state", "postgresql"))
+    for section, option, wanted in uses:
+        resource = config.resources.get(section[option])
+        if resource is not None and resource.type != wanted:
+            yield _problem(
+                section,
+                option,
+                f"[resources/{resource.id}] is of type {resource.type}; "
+                f"expected a {wanted} resource",
+            )
 
 
 def _handler_chains(config: Config) -> Iterator[Problem]:

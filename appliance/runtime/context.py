@@ -1,4 +1,4 @@
-"""What every service shares: the current configuration and the event bus (AAA joins it)."""
+"""What every service shares: the configuration, the event bus, AAA and the shared state."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from appliance.runtime.events.bus import EventBus
 
 if TYPE_CHECKING:
     from appliance.runtime.aaa.core import AAA
+    from appliance.runtime.shared.state import SharedState
 
 
 @dataclass
@@ -17,4 +18,6 @@ class RuntimeContext:
     config: Config
     bus: EventBus
     aaa: AAA | None = None
+    shared_state: SharedState | None = None
+    """What nodes behind one load balancer share (bans, ended sessions); None: nothing."""
     extras: dict = field(default_factory=dict)

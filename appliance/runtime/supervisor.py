@@ -24,6 +24,7 @@ from appliance.runtime.events.setup import build_sinks
 from appliance.runtime.events.sinks.textlog import format_line
 from appliance.runtime.handlers.engine import HandlerEngine
 from appliance.runtime.services import service_class
+from appliance.runtime.shared.setup import build_shared_state, shared_state_key
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,9 @@ class Supervisor:
         bus = EventBus(build_sinks(config))
         if self.echo_events:
             bus.subscribe(lambda event: print(format_line(event), flush=True))
-        self.context = RuntimeContext(config=config, bus=bus)
+        self.context = RuntimeContext(
+            config=config, bus=bus, shared_state=build_shared_state(config)
+        )
         self.context.aaa = AAA(self.context)
         self.handlers = HandlerEngine(bus)
         self.handlers.configure(config)
@@ -88,6 +91,8 @@ class Supervisor:
             await asyncio.to_thread(self.handlers.close)
             bus.emit(20075, "server", reason=reason)
             bus.close()
+            if self.context.shared_state is not None:
+                await asyncio.to_thread(self.context.shared_state.close)
             pid_file(self.context.config).unlink(missing_ok=True)
         return 0
 
@@ -187,7 +192,13 @@ class Supervisor:
                 or new.services[service_id].options != section.options
             ]
             await self._stop_services(changed)
+            old_state = None
+            if shared_state_key(new) != shared_state_key(self.context.config):
+                old_state = self.context.shared_state
+                self.context.shared_state = build_shared_state(new)
             self.context.config = new
+            if old_state is not None:
+                await asyncio.to_thread(old_state.close)
             self.handlers.configure(new)
             await self._start_services(
                 section

@@ -93,7 +93,7 @@ def test_sessions_expire_and_close(tmp_path):
     from appliance.runtime.services.http.sessions import Sessions
 
     sessions = Sessions(TokenSigner(b"k" * 32), timeout=60)
-    account = type("Account", (), {"name": "alice"})()
+    account = type("Account", (), {"name": "alice", "method": "local"})()
     session = sessions.open(account, credentials=None)
     token = sessions.token(session)
     assert sessions.find(token) is session

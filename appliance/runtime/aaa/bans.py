@@ -4,7 +4,10 @@ Failures from every protocol count together. When a subject (an address, or an a
 name) reaches `ban_failures` failures within `ban_window` seconds it is banned for
 `ban_duration` seconds, doubled for each further ban of the same subject (capped at a day,
 forgotten after a day without bans). Addresses in `ban_allowlist` are neither counted nor
-banned. Bans are kept in memory: a restart lifts them. Thread-safe.
+banned. Failures and bans are kept in memory (a restart lifts them). When nodes behind one
+load balancer share a store (`[server] shared_state`, see runtime/shared/), each ban is also
+recorded there, and a subject banned by any node is refused by every node; failures are
+recorded there too, so failures spread over the nodes add up to a ban. Thread-safe.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+from appliance.runtime.shared.state import SharedState
 
 MAX_BAN_SECONDS = 86400
 FORGET_AFTER = 86400
@@ -69,12 +74,17 @@ def account_subject(name: str) -> str:
 
 class Bans:
     def __init__(
-        self, emit: Callable[..., None], clock: Callable[[], float] = time.monotonic
+        self,
+        emit: Callable[..., None],
+        clock: Callable[[], float] = time.monotonic,
+        store: Callable[[], SharedState | None] = lambda: None,
     ) -> None:
         self._emit = emit
         self._clock = clock
         self._lock = threading.Lock()
         self._subjects: dict[str, _Subject] = {}
+        self._store = store
+        """The shared store of the moment (it may change on reload); None: this node only."""
 
     def allowlisted(self, address: str, settings: BanSettings) -> bool:
         try:
@@ -89,9 +99,12 @@ class Bans:
         self._sweep(now, settings.window)
         with self._lock:
             state = self._subjects.get(subject)
-            if state is None or state.banned_until is None:
-                return None
-            remaining = state.banned_until - now
+            remaining = (
+                None if state is None or state.banned_until is None else (state.banned_until - now)
+            )
+        if remaining is None:
+            shared = self._store()
+            return shared.banned_until(subject) if shared is not None else None
         return datetime.now(UTC) + timedelta(seconds=remaining)
 
     def record_failure(self, address: str, account: str | None, settings: BanSettings) -> None:
@@ -101,6 +114,8 @@ class Bans:
         if account:
             subjects.append(account_subject(account))
         now = self._clock()
+        shared = self._store()
+        elsewhere = {s: shared.failures_elsewhere(s) for s in subjects} if shared else {}
         bans: list[tuple[str, float, int]] = []
         with self._lock:
             for subject in subjects:
@@ -110,18 +125,22 @@ class Bans:
                 state.failures.append(now)
                 while state.failures and state.failures[0] <= now - settings.window:
                     state.failures.popleft()
-                if len(state.failures) >= settings.failures:
+                if len(state.failures) + elsewhere.get(subject, 0) >= settings.failures:
                     if state.last_ban is None or now - state.last_ban > FORGET_AFTER:
                         state.level = 0
                     duration = min(
                         settings.duration * 2**state.level, max(MAX_BAN_SECONDS, settings.duration)
                     )
-                    count = len(state.failures)
+                    count = len(state.failures) + elsewhere.get(subject, 0)
                     state.banned_until = now + duration
                     state.level += 1
                     state.last_ban = now
                     state.failures.clear()
                     bans.append((subject, duration, count))
+        for subject in subjects if shared is not None else ():
+            shared.failure(subject, settings.window)
+        for subject, duration, _count in bans if shared is not None else ():
+            shared.ban(subject, datetime.now(UTC) + timedelta(seconds=duration))
         for subject, duration, count in bans:
             self._emit(20024, subject=subject, duration=int(duration), failures=count)
 

@@ -32,7 +32,7 @@ _BAD_USERNAME = re.compile(r"[\x00-\x1f\x7f]")
 class AAA:
     def __init__(self, context: RuntimeContext) -> None:
         self.context = context
-        self.bans = Bans(self._emit_ban)
+        self.bans = Bans(self._emit_ban, store=lambda: context.shared_state)
 
     # -- helpers --------------------------------------------------------------
     @property
@@ -92,6 +92,45 @@ class AAA:
         return self._failed(
             credentials, None, "no authentication method accepted (" + "; ".join(reasons) + ")"
         )
+
+    def account_for(self, credentials: Credentials, method_id: str) -> Account | None:
+        """The account `credentials.username` as `method_id` describes it now, without checking
+        a credential: for a session another node authenticated (its signed token names the
+        account and the method). Only methods that can look an account up answer (application
+        accounts; LDAP with a service account); HTTP API methods, which only judge credentials,
+        and unknown or disabled methods give None, and the client logs in again. The ban and
+        source-address rules of a login apply; no login event is emitted (no login happened).
+        """
+        config = self.config
+        settings = BanSettings.from_server(config.server.options)
+        if not self.connection_allowed(credentials.peer_address, credentials.component):
+            return None
+        if self.bans.banned_until(account_subject(credentials.username), settings) is not None:
+            return None
+        section = config.authentications.get(method_id)
+        if section is None and method_id != IMPLICIT_APPLICATION:
+            return None
+        if section is not None and not section.enabled:
+            return None
+        method = build_method(section, config)
+        lookup = getattr(method, "lookup", None)
+        if lookup is None:
+            return None
+        try:
+            decision = lookup(credentials.username)
+        except MethodError as error:
+            log.warning("looking up %s with %s failed: %s", credentials.username, method_id, error)
+            return None
+        if decision.verdict != ACCEPT or decision.account is None:
+            return None
+        if not address_allowed(
+            allowed_networks(config, decision.account), credentials.peer_address
+        ):
+            return None
+        try:
+            return build_account(config, decision.account, method_id)
+        except AccountError:
+            return None
 
     def logout(self, account: Account, credentials: Credentials, duration: float) -> None:
         self.context.bus.emit(

@@ -54,3 +54,10 @@ class Method(Protocol):
     id: str
 
     def authenticate(self, credentials: Credentials) -> Decision: ...
+
+
+class LookupMethod(Method, Protocol):
+    """A method that can describe an account it accepted before without its credential
+    (application accounts, LDAP with a service account); used by AAA.account_for."""
+
+    def lookup(self, username: str) -> Decision: ...

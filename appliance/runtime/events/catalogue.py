@@ -109,6 +109,15 @@ CATALOGUE: tuple[EventType, ...] = (
         _O.CONNECTION,
         ("channel",),
     ),
+    EventType(
+        10038,
+        "ftp-proxy-header-refused",
+        "FTP {channel} connection from {peer} refused: no valid PROXY protocol v2 header "
+        "({reason}).",
+        _S.WARNING,
+        _O.CONNECTION,
+        ("channel", "reason"),
+    ),
     # 2xxxx: server, services, configuration
     EventType(
         20074,
@@ -383,6 +392,22 @@ CATALOGUE: tuple[EventType, ...] = (
         _S.DEBUG,
         _O.CONNECTION,
         ("service",),
+    ),
+    EventType(
+        40010,
+        "http-proxy-header-refused",
+        "HTTP connection from {peer} refused: no valid PROXY protocol v2 header ({reason}).",
+        _S.WARNING,
+        _O.CONNECTION,
+        ("reason",),
+    ),
+    EventType(
+        40011,
+        "http-session-adopted",
+        "HTTP session of {account} from {peer} continued on this node (method {method}).",
+        _S.INFO,
+        _O.AUTHENTICATION,
+        ("method",),
     ),
     # 5xxxx: event handlers
     EventType(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from appliance.config import Config, Section
+from appliance.runtime.database.postgresql import PostgreSQLResource
 from appliance.runtime.events.filters import EventFilter
 from appliance.runtime.events.sinks.base import Sink
 from appliance.runtime.events.sinks.email import EmailSink
@@ -11,7 +14,8 @@ from appliance.runtime.events.sinks.syslog import SyslogSink
 from appliance.runtime.events.sinks.textlog import TextLogSink
 from appliance.runtime.events.sinks.webhook import WebhookSink
 
-SINK_TYPES = ("sqlite", "text-log", "syslog", "email", "webhook")
+SINK_TYPES = ("sqlite", "postgresql", "text-log", "syslog", "email", "webhook")
+AUDIT_BACKENDS = ("sqlite", "postgresql")
 
 
 def _optional_path(section: Section, option: str) -> str | None:
@@ -24,6 +28,12 @@ def build_sink(section: Section, config: Config) -> Sink:
     handler_id = section.id
     if section.type == "sqlite":
         return SQLiteSink(handler_id, section.path("path"), event_filter)
+    if section.type == "postgresql":
+        from appliance.runtime.events.sinks.postgresql import PostgreSQLSink
+
+        resource = PostgreSQLResource.from_section(config.resources[section["resource"]])
+        node = config.server.options.get("name", "appliance")
+        return PostgreSQLSink(handler_id, resource, node, event_filter)
     if section.type == "text-log":
         return TextLogSink(handler_id, section.path("path"), event_filter)
     if section.type == "syslog":
@@ -70,9 +80,21 @@ def build_sinks(config: Config) -> list[Sink]:
     ]
 
 
-def audit_database(config: Config):
+def audit_database(config: Config) -> Path | None:
     """The path of the first enabled sqlite event handler, or None."""
+    backend = audit_backend(config, "sqlite")
+    return backend if isinstance(backend, Path) else None
+
+
+def audit_backend(config: Config, kind: str | None = None) -> Path | PostgreSQLResource | None:
+    """Where `appliance events` reads: the first enabled sqlite or postgresql event handler
+    (only of `kind` when given): the SQLite file, or the PostgreSQL resource; None if none."""
     for section in config.event_handlers.values():
-        if section.enabled and section.type == "sqlite":
+        if not section.enabled or section.type not in AUDIT_BACKENDS:
+            continue
+        if kind is not None and section.type != kind:
+            continue
+        if section.type == "sqlite":
             return section.path("path")
+        return PostgreSQLResource.from_section(config.resources[section["resource"]])
     return None

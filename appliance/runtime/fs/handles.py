@@ -143,13 +143,18 @@ class WriteHandle:
                 self._failed(f"the file could not be stored: {error.strerror or error}")
                 raise FSError(self.path, f"the file could not be stored: {error}") from error
         atomic.discard(self._resumable)
-        self._emit(
-            20050,
-            path=self.final_path,
-            real_path=str(self.final_real_path),
-            bytes=self.bytes,
-            duration=self._duration(),
-        )
+        try:
+            self._emit(
+                20050,
+                path=self.final_path,
+                real_path=str(self.final_real_path),
+                bytes=self.bytes,
+                duration=self._duration(),
+            )
+        except Exception as error:  # the audit trail is down: the client must not hear success
+            raise FSError(
+                self.path, f"the file was stored but its audit record failed: {error}"
+            ) from error
         return self.final_path
 
     def abort(self, reason: str = "the transfer was interrupted", *, keep_partial: bool = False):

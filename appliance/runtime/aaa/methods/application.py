@@ -53,6 +53,15 @@ class ApplicationMethod:
             return Decision.reject("wrong password")
         return Decision.accept(account_spec(section), "password accepted")
 
+    def lookup(self, username: str) -> Decision:
+        """The account as server.ini describes it now, without a credential."""
+        section = self.config.accounts.get(username)
+        if section is None:
+            return Decision.passed(f"no account {username!r} in server.ini")
+        if not section.enabled:
+            return Decision.reject("the account is disabled")
+        return Decision.accept(account_spec(section), "account found in server.ini")
+
     def _public_key(self, section: Section, credentials: Credentials) -> Decision:
         keys = public_keys.account_keys(section)
         if not keys:

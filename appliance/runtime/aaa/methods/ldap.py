@@ -11,6 +11,7 @@ Referrals are not followed, so the password never travels to a server that was n
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ldap3
@@ -93,13 +94,51 @@ class LDAPMethod:
             return Decision.passed("LDAP checks passwords only")
         if not credentials.password:
             return Decision.reject("an empty password is never sent to LDAP")
+        return self._with_failover(lambda server: self._on_server(server, credentials))
+
+    def _with_failover(self, ask: Callable[[ldap3.Server], Decision]) -> Decision:
+        """The answer of the first server of `url` that answers (failover in order)."""
         errors: list[str] = []
         for uri in self.options["url"]:
             try:
-                return self._on_server(self._server(uri), credentials)
+                return ask(self._server(uri))
             except (LDAPException, MethodError, OSError, ssl.SSLError) as error:
                 errors.append(f"{uri}: {_describe(error)}")
         raise MethodError("no LDAP server answered: " + "; ".join(errors))
+
+    def lookup(self, username: str) -> Decision:
+        """The account as the directory describes it now, found with the service account.
+
+        Only for search-then-bind: with a bind DN template alone, nothing may read the entry
+        without the user's password, so the method passes.
+        """
+        if not (self.options.get("search_base") and self.options.get("service_bind_dn")):
+            return Decision.passed("LDAP without a service account cannot look accounts up")
+        return self._with_failover(lambda server: self._look_up_on(server, username))
+
+    def _look_up_on(self, server: ldap3.Server, username: str) -> Decision:
+        service = self._connect(server, self.options["service_bind_dn"], self._service_password())
+        try:
+            if not self._bind(service):
+                raise MethodError("the service account could not bind (check its password file)")
+            entries = self._search_user(service, username)
+            if len(entries) != 1:
+                return Decision.passed(f"{len(entries)} LDAP entries match {username!r}")
+            credentials = Credentials(username, "-", "-", "")
+            return self._accept(credentials, entries[0], service)
+        finally:
+            service.unbind()
+
+    def _search_user(self, service, username: str) -> list[_Entry]:
+        search_filter = self.options["search_filter"].replace(USER, escape_filter_chars(username))
+        service.search(
+            self.options["search_base"],
+            search_filter,
+            search_scope=ldap3.SUBTREE,
+            attributes=self._attributes(),
+            size_limit=2,
+        )
+        return [_Entry(e.entry_dn, e.entry_attributes_as_dict) for e in service.entries]
 
     def _on_server(self, server: ldap3.Server, credentials: Credentials) -> Decision:
         if self.options.get("search_base") and self.options.get("service_bind_dn"):
@@ -128,21 +167,11 @@ class LDAPMethod:
         try:
             if not self._bind(service):
                 raise MethodError("the service account could not bind (check its password file)")
-            search_filter = self.options["search_filter"].replace(
-                USER, escape_filter_chars(credentials.username)
-            )
-            service.search(
-                self.options["search_base"],
-                search_filter,
-                search_scope=ldap3.SUBTREE,
-                attributes=self._attributes(),
-                size_limit=2,
-            )
-            entries = [_Entry(e.entry_dn, e.entry_attributes_as_dict) for e in service.entries]
+            entries = self._search_user(service, credentials.username)
             if not entries:
-                return Decision.passed(f"no LDAP entry matches {search_filter}")
+                return Decision.passed(f"no LDAP entry matches {credentials.username!r}")
             if len(entries) > 1:
-                return Decision.reject(f"several LDAP entries match {search_filter}")
+                return Decision.reject(f"several LDAP entries match {credentials.username!r}")
             user = self._connect(server, entries[0].dn, credentials.password)
             try:
                 if not self._bind(user):

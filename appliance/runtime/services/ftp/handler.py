@@ -54,6 +54,9 @@ class FTPSession(TransferCommands, TLS_FTPHandler):
         self._logged_in_at = 0.0
         self._close_reported = False
         super().__init__(conn, server, ioloop)
+        proxied = getattr(server, "proxied", {}).get(self._fileno)
+        if proxied is not None:  # the client a trusted balancer named (PROXY protocol)
+            self.remote_ip, self.remote_port = proxied
         self._current_facts = list(FACTS)
         self._available_facts = list(FACTS)
         if self.ssl_context is None:

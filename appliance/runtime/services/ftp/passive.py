@@ -13,6 +13,8 @@ import socket
 from pyftpdlib.handlers.ftp.dispatchers import PassiveDTP
 from pyftpdlib.ioloop import Acceptor
 
+from appliance.runtime.services.ftp.proxied import ProxyHeaderReader, behind_proxy
+
 
 class NoPassivePort(OSError):
     pass
@@ -39,6 +41,24 @@ class PassiveListener(PassiveDTP):
         cmd_channel.respond(self._reply(local_ip, port, extmode))
         if self.timeout:
             self.call_later(self.timeout, self.handle_timeout)
+
+    def handle_accepted(self, sock: socket.socket, addr) -> None:
+        """Behind a balancer, the data connection names its real client in a PROXY header;
+        pyftpdlib then checks it is the session's own client, as without a balancer."""
+        settings = self.cmd_channel.settings
+        if not behind_proxy(addr[0], settings.trusted_proxies):
+            super().handle_accepted(sock, addr)
+            return
+
+        def failed(reason: str) -> None:
+            self.cmd_channel.emit(10038, channel="data", reason=reason)
+
+        ProxyHeaderReader(
+            sock,
+            self.ioloop,
+            done=lambda source: super(PassiveListener, self).handle_accepted(sock, source or addr),
+            failed=failed,
+        )
 
     def _bind_in_range(self, local_ip: str, ports: range | None) -> None:
         if ports is None:

@@ -88,7 +88,8 @@ async def current_caller(request: Request) -> Caller | None:
     peer = peer_of(request)
     if not state.context.aaa.connection_allowed(peer.address, state.component):
         raise Banned(peer.address)
-    session = state.sessions.find(request.cookies.get(COOKIE_NAME))
+    token = request.cookies.get(COOKIE_NAME)
+    session = state.sessions.find(token) or await _adopt(state, peer, token)
     if session is not None:
         return _caller(state, session.account, session.credentials, session)
     basic = basic_credentials(request.headers.get("authorization"))
@@ -96,6 +97,31 @@ async def current_caller(request: Request) -> Caller | None:
         return None
     accepted = await check_credentials(state, peer, *basic)
     return _caller(state, *accepted, None) if accepted else None
+
+
+async def _adopt(state: HTTPState, peer: Peer, token: str | None) -> Session | None:
+    """A session another node logged in: rebuild its account here from AAA, or None."""
+    claims = state.sessions.claims(token)
+    if claims is None:
+        return None
+    credentials = Credentials(
+        username=claims["sub"],
+        protocol=state.protocol,
+        service_id=state.service_id,
+        peer_address=peer.address,
+        peer_port=peer.port,
+    )
+    account = await run_in_threadpool(state.context.aaa.account_for, credentials, claims["mth"])
+    if account is None:
+        return None
+    state.context.bus.emit(
+        40011,
+        state.component,
+        account=account.name,
+        peer=format_peer(peer.address, peer.port),
+        method=account.method,
+    )
+    return state.sessions.adopt(claims["sid"], account, credentials)
 
 
 async def log_in(request: Request, username: str, password: str) -> Session | None:
@@ -107,8 +133,10 @@ async def log_in(request: Request, username: str, password: str) -> Session | No
     return state.sessions.open(*accepted) if accepted else None
 
 
-def log_out(state: HTTPState, session: Session) -> None:
-    if state.sessions.close(session):
+def log_out(state: HTTPState, session: Session, *, everywhere: bool = True) -> None:
+    """End the session: on every node (a logout), or only here (this service stops)."""
+    ended = state.sessions.end(session) if everywhere else state.sessions.close(session)
+    if ended:
         state.context.aaa.logout(
             session.account, session.credentials, time.monotonic() - session.started
         )

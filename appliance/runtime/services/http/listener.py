@@ -3,6 +3,10 @@
 uvicorn's own signal capture is switched off (the supervisor owns the signals) and so is
 its lifespan and proxy-header handling (peers.py decides whom to trust). Each connection
 is announced to `on_connection`, which may refuse it (a banned address) by returning False.
+
+With `proxy_protocol` (the addresses of trusted load balancers), connections are accepted
+here rather than by uvicorn: a PROXY v2 header from a trusted balancer is read off the raw
+socket before TLS, and the request's client becomes the address it names.
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ from collections.abc import Callable
 
 import uvicorn
 
+from appliance.runtime.net.proxy_gate import PROXY_HEADER_TIMEOUT, real_peer, socket_peer
+from appliance.runtime.net.proxy_protocol import ProxyProtocolError
+
 OnConnection = Callable[[tuple], bool]
+OnRefused = Callable[[tuple, str], None]
 
 
 def listen_socket(address: str, port: int) -> socket.socket:
@@ -46,9 +54,14 @@ class _EmbeddedServer(uvicorn.Server):
 
 def _guarded(protocol_class: type, on_connection: OnConnection) -> type:
     class GuardedProtocol(protocol_class):
+        proxied_peer: tuple[str, int] | None = None
+
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
-            if not on_connection(transport.get_extra_info("peername") or ()):
+            if self.proxied_peer is not None:
+                self.client = self.proxied_peer  # what the request scope calls the client
+            peer = self.proxied_peer or transport.get_extra_info("peername") or ()
+            if not on_connection(peer):
                 transport.close()
 
     return GuardedProtocol
@@ -66,8 +79,15 @@ class Listener:
         on_connection: OnConnection = lambda peer: True,
         idle_timeout: int = 300,
         max_connections: int | None = None,
+        proxy_protocol: tuple[str, ...] = (),
+        on_refused: OnRefused = lambda peer, reason: None,
     ) -> None:
         self.sock = sock
+        self.tls = tls
+        self.proxy_protocol = list(proxy_protocol)
+        self.on_refused = on_refused
+        self._accepting: asyncio.Task | None = None
+        self._handshakes: set[asyncio.Task] = set()
         config = uvicorn.Config(
             app,
             lifespan="off",
@@ -91,11 +111,60 @@ class Listener:
 
     async def start(self) -> None:
         self.server.lifespan = self.server.config.lifespan_class(self.server.config)
-        await self.server.startup(sockets=[self.sock])
+        if self.proxy_protocol:
+            await self.server.startup(sockets=[])  # the state only; we accept ourselves
+            self._accepting = asyncio.create_task(self._accept_loop())
+        else:
+            await self.server.startup(sockets=[self.sock])
         self._loop_task = asyncio.create_task(self.server.main_loop())
 
     async def stop(self) -> None:
         self.server.should_exit = True
+        if self._accepting is not None:
+            self._accepting.cancel()
+            for task in list(self._handshakes):
+                task.cancel()
         if self._loop_task is not None:
             await self._loop_task
         await self.server.shutdown(sockets=[self.sock])
+
+    # -- connections behind a load balancer (PROXY protocol v2) ----------------
+    async def _accept_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                client, _ = await loop.sock_accept(self.sock)
+            except OSError:  # out of file descriptors and the like: breathe
+                await asyncio.sleep(0.1)
+                continue
+            client.setblocking(False)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            task = asyncio.create_task(self._serve_proxied(client))
+            self._handshakes.add(task)
+            task.add_done_callback(self._handshakes.discard)
+
+    async def _serve_proxied(self, client: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        balancer: tuple = ()
+        try:
+            balancer = socket_peer(client)
+            peer = await real_peer(client, self.proxy_protocol)
+        except (ProxyProtocolError, OSError) as error:
+            self.on_refused(balancer, str(error))
+            client.close()
+            return
+        server, config = self.server, self.server.config
+
+        def protocol():
+            made = config.http_protocol_class(
+                config=config, server_state=server.server_state, app_state=server.lifespan.state
+            )
+            made.proxied_peer = peer
+            return made
+
+        try:
+            await loop.connect_accepted_socket(
+                protocol, client, ssl=self.tls, ssl_handshake_timeout=PROXY_HEADER_TIMEOUT
+            )
+        except (OSError, ssl.SSLError, TimeoutError):
+            client.close()  # a failed TLS handshake: nothing was served

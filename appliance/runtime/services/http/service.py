@@ -55,9 +55,18 @@ class HTTPService:
             peer=format_peer(address, port),
             service=self.section.id,
         )
-        if is_trusted(address, self.state.trusted_proxies):
-            return True
+        if is_trusted(address, self.state.trusted_proxies) and not self.state.proxy_protocol_from:
+            return True  # a forwarded-for proxy: the ban check waits for the header
         return self.context.aaa.connection_allowed(address, self.state.component)
+
+    def _on_refused(self, peer: tuple, reason: str) -> None:
+        """Event 40010: a trusted balancer's connection came without a valid PROXY header."""
+        self.context.bus.emit(
+            40010,
+            self.state.component,
+            peer=format_peer(*peer[:2]) if peer else None,
+            reason=reason,
+        )
 
     async def start(self) -> None:
         options = self.section.options
@@ -71,6 +80,8 @@ class HTTPService:
             on_connection=self._on_connection,
             idle_timeout=options.get("idle_connection_timeout", 300),
             max_connections=options.get("maximum_concurrent_connections"),
+            proxy_protocol=self.state.proxy_protocol_from,
+            on_refused=self._on_refused,
         )
         await self.listener.start()
         self._sweeper = asyncio.create_task(self._sweep_sessions())
@@ -88,7 +99,8 @@ class HTTPService:
         if self.listener is not None:
             await self.listener.stop()
         for session in self.state.sessions.all():
-            log_out(self.state, session)
+            # Only here: behind a load balancer the session goes on on another node.
+            log_out(self.state, session, everywhere=False)
 
 
 class HTTPRedirectService:
@@ -102,6 +114,15 @@ class HTTPRedirectService:
     @property
     def listening(self) -> tuple[str, int]:
         return self.listener.address
+
+    def _on_refused(self, peer: tuple, reason: str) -> None:
+        """Event 40010: a trusted balancer's connection came without a valid PROXY header."""
+        self.context.bus.emit(
+            40010,
+            self.state.component,
+            peer=format_peer(*peer[:2]) if peer else None,
+            reason=reason,
+        )
 
     async def start(self) -> None:
         options = self.section.options

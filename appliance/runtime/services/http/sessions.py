@@ -2,8 +2,11 @@
 
 A token names the session, the account and the authentication method, and carries its own
 expiry; any node holding the same key can verify it. The accepted Account is cached here
-per session (this node logged it in); a token whose session is not cached, was logged out
-or has expired is refused, and the browser is sent back to the login page.
+per session. A genuine token whose session this node does not hold (another node behind the
+same load balancer logged it in) is `adopt`ed: AAA rebuilds the account from the method
+named in the token, without a credential (see AAA.account_for). A token that was logged out
+(here, or on any node sharing the state store) or has expired is refused, and the browser
+is sent back to the login page.
 """
 
 from __future__ import annotations
@@ -16,14 +19,31 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from appliance.runtime.aaa.identity import Account, Credentials
+from appliance.runtime.shared.state import LocalState, SharedState
 
 KEY_FILE = "http-session.key"
 KEY_BYTES = 32
 COOKIE_NAME = "appliance_session"
+
+
+MIN_KEY_BYTES = 32
+
+
+def read_key(path: Path) -> bytes:
+    """A signing key shared by the nodes behind one balancer ([server] http_session_key)."""
+    key = Path(path).read_bytes().strip()
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(
+            f"http_session_key {path} holds {len(key)} bytes; expected at least {MIN_KEY_BYTES} "
+            "random bytes (for example: openssl rand -base64 48)"
+        )
+    return key
 
 
 def load_or_create_key(data_folder: Path) -> bytes:
@@ -85,16 +105,27 @@ class Session:
 
 
 class Sessions:
-    """The sessions this service logged in, their tokens and their expiry (thread-safe)."""
+    """The sessions this node serves, their tokens and their expiry (thread-safe)."""
 
-    def __init__(self, signer: TokenSigner, timeout: int) -> None:
+    def __init__(
+        self,
+        signer: TokenSigner,
+        timeout: int,
+        shared: Callable[[], SharedState | None] = lambda: None,
+    ) -> None:
         self.signer = signer
         self.timeout = timeout
+        local = LocalState()  # ended sessions, when no store is shared
+        self._shared = lambda: shared() or local
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
 
     def open(self, account: Account, credentials: Credentials) -> Session:
-        session = Session(secrets.token_urlsafe(18), account, credentials)
+        return self.adopt(secrets.token_urlsafe(18), account, credentials)
+
+    def adopt(self, session_id: str, account: Account, credentials: Credentials) -> Session:
+        """Serve a session: a new one, or one another node opened (same id, same token)."""
+        session = Session(session_id, account, credentials)
         session.expires = time.time() + self.timeout
         with self._lock:
             self._sessions[session.id] = session
@@ -102,25 +133,48 @@ class Sessions:
 
     def token(self, session: Session) -> str:
         return self.signer.sign(
-            {"sid": session.id, "sub": session.account.name, "exp": int(session.expires)}
+            {
+                "sid": session.id,
+                "sub": session.account.name,
+                "mth": session.account.method,
+                "exp": int(session.expires),
+            }
         )
 
-    def find(self, token: str | None) -> Session | None:
-        """The live session of a genuine, unexpired token; its expiry slides forward."""
+    def claims(self, token: str | None) -> dict | None:
+        """The claims of a genuine, unexpired token that was not logged out, else None."""
         claims = self.signer.verify(token) if token else None
         if not claims or not isinstance(claims.get("exp"), int) or claims["exp"] < time.time():
             return None
+        if not all(isinstance(claims.get(name), str) for name in ("sid", "sub", "mth")):
+            return None
+        if self._shared().session_ended(claims["sid"]):
+            return None
+        return claims
+
+    def find(self, token: str | None) -> Session | None:
+        """The live session of a genuine, unexpired token; its expiry slides forward."""
+        claims = self.claims(token)
+        if claims is None:
+            return None
         with self._lock:
-            session = self._sessions.get(str(claims.get("sid")))
-        if session is None or session.account.name != claims.get("sub"):
+            session = self._sessions.get(claims["sid"])
+        if session is None or session.account.name != claims["sub"]:
             return None
         if session.expires < time.time():
             return None
         session.expires = time.time() + self.timeout
         return session
 
+    def end(self, session: Session) -> bool:
+        """Log the session out on every node sharing the state; False if already gone here."""
+        # No token of the session, from any node, outlives now + timeout.
+        until = datetime.fromtimestamp(time.time() + self.timeout, UTC)
+        self._shared().end_session(session.id, until)
+        return self.close(session)
+
     def close(self, session: Session) -> bool:
-        """Forget the session; False when it was already gone."""
+        """Forget the session on this node; False when it was already gone."""
         with self._lock:
             return self._sessions.pop(session.id, None) is not None
 

@@ -1,0 +1,1 @@
+"""Shared databases: PostgreSQL connections from [resources/<id>] and versioned migrations."""

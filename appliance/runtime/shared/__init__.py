@@ -1,0 +1,1 @@
+"""State that nodes behind one load balancer share: bans and ended HTTP sessions."""
