@@ -64,6 +64,17 @@ def _guarded(protocol_class: type, on_connection: OnConnection) -> type:
             if not on_connection(peer):
                 transport.close()
 
+        def connection_lost(self, exc) -> None:
+            super().connection_lost(exc)
+            # uvicorn cancels its keep-alive timer only on a clean close (exc is None). After a
+            # reset or a TLS error the armed timer (idle_connection_timeout, 300 s by default)
+            # would keep this protocol, its transport, the TLS buffers and the last request's
+            # scope alive until it fires: memory that grows with every such connection.
+            timer = getattr(self, "timeout_keep_alive_task", None)
+            if timer is not None:
+                timer.cancel()
+                self.timeout_keep_alive_task = None
+
     return GuardedProtocol
 
 
