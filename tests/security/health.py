@@ -7,6 +7,7 @@ import base64
 import ftplib
 import http.client
 import io
+import time
 from dataclasses import dataclass
 
 from tests.ftp_helpers import ImplicitFTP_TLS, insecure_context
@@ -83,8 +84,15 @@ class Watch:
         """Measure growth from now on (after a warm-up: allocator arenas, caches, threads)."""
         self.start_rss = self.sample()
 
-    def growth(self) -> int:
-        return self.sample() - self.start_rss
+    def growth(self, settle: float = 2.0) -> int:
+        """Memory kept, not memory in use for a moment: the lowest RSS over `settle` seconds
+        (a password check still running for a client that left holds 64 MiB until it ends)."""
+        deadline = time.monotonic() + settle
+        lowest = self.sample()
+        while time.monotonic() < deadline and lowest - self.start_rss >= 0:
+            time.sleep(0.2)
+            lowest = min(lowest, self.sample())
+        return lowest - self.start_rss
 
     def problems(self) -> list[str]:
         found = []

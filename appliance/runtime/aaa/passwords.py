@@ -6,12 +6,16 @@ import base64
 import hashlib
 import hmac
 import os
+import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _ARGON2 = PasswordHasher()  # argon2id with the library's current recommended parameters
 SCRYPT_PREFIX = "$scrypt$"
+# Each argon2id check takes 64 MiB (scrypt's default 32 MiB): bound how many run at once, so a
+# flood of logins (or of unknown users, checked against a dummy hash) cannot exhaust memory.
+_CHECKS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
 
 
 def hash_password(password: str) -> str:
@@ -32,6 +36,11 @@ def is_password_hash(value: str) -> bool:
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
+    with _CHECKS:
+        return _verify(stored_hash, password)
+
+
+def _verify(stored_hash: str, password: str) -> bool:
     if stored_hash.startswith("$argon2id$"):
         try:
             return _ARGON2.verify(stored_hash, password)
