@@ -1,7 +1,9 @@
-"""The HTTP service with curl: Basic auth, upload, download with Range, HEAD, headers, CSRF."""
+"""The HTTP service with curl: Basic auth, upload, download with Range, HEAD, headers, CSRF
+(the Origin/Referer check and the HTML forms' token)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,6 +33,20 @@ def curl(*args: str) -> tuple[int, dict[str, str], bytes]:
     status_line, *lines = head.split("\r\n")
     headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines)}
     return int(status_line.split()[1]), headers, body
+
+
+def form_token(url: str, jar: Path) -> str:
+    """GET a page as a browser would (cookies in `jar`); the token of its forms."""
+    status, _, body = curl("-c", str(jar), "-b", str(jar), url)
+    assert status == 200, body
+    found = re.search(rb'name="csrf_token" value="([^"]+)"', body)
+    assert found, body
+    return found.group(1).decode()
+
+
+def login_form(url: str, jar: Path) -> str:
+    token = form_token(url, jar)
+    return f"username=alice&password=alice-pw&csrf_token={token}"
 
 
 def test_upload_download_range_and_head_with_basic_auth(app, tmp_path: Path):
@@ -85,10 +101,10 @@ def test_security_headers_and_hsts_only_on_https(app):
 
 
 @pytest.mark.parametrize("service", ["web", "webs"])
-def test_session_cookie_flags(app, service):
-    status, headers, _ = curl(
-        "-d", "username=alice&password=alice-pw", base_url(app, service) + "/login"
-    )
+def test_session_cookie_flags(app, service, tmp_path: Path):
+    url = base_url(app, service) + "/login"
+    jar = tmp_path / "jar"
+    status, headers, _ = curl("-b", str(jar), "-d", login_form(url, jar), url)
     assert status == 303
     cookie = headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
@@ -105,11 +121,14 @@ def test_cross_origin_post_is_refused_with_an_event(app):
     assert (status, body) == (400, b"Possible CSRF")
 
 
-def test_same_origin_and_accepted_origins_pass(app):
-    form = "username=alice&password=alice-pw"
+def test_same_origin_and_accepted_origins_pass(app, tmp_path: Path):
     web, webs = base_url(app), base_url(app, "webs")
-    assert curl("-H", f"Origin: {web}", "-d", form, web + "/login")[0] == 303
-    assert curl("-H", f"Referer: {web}/login", "-d", form, web + "/login")[0] == 303
+    jar = tmp_path / "jar"
+    form = login_form(web + "/login", jar)
+    assert curl("-b", str(jar), "-H", f"Origin: {web}", "-d", form, web + "/login")[0] == 303
+    referer = f"Referer: {web}/login"
+    assert curl("-b", str(jar), "-H", referer, "-d", form, web + "/login")[0] == 303
+    form = "username=alice&password=alice-pw"  # a portal's form cannot know the token
     assert curl("-H", f"Origin: {PORTAL}", "-d", form, webs + "/login")[0] == 303
     assert curl("-H", f"Origin: {PORTAL}", "-d", form, web + "/login")[0] == 400
 
@@ -135,3 +154,34 @@ def test_forwarded_header_trusted_only_from_trusted_proxies(app):
     untrusted = app.wait_event(20021, lambda e: e["data"]["username"] == "nobody2")
     assert trusted["peer"] == "198.51.100.23"
     assert untrusted["peer"].startswith("127.0.0.1:")
+
+
+@pytest.mark.parametrize("sent", ["none", "wrong", "no-cookie"])
+def test_form_without_the_browsers_token_is_refused(app, tmp_path: Path, sent):
+    web = base_url(app)
+    jar = tmp_path / "jar"
+    token = form_token(web + "/login", jar)
+    field = {"none": "", "wrong": "&csrf_token=" + "x" * 43, "no-cookie": f"&csrf_token={token}"}
+    form = "username=alice&password=alice-pw" + field[sent]
+    cookies = () if sent == "no-cookie" else ("-b", str(jar))
+    status, headers, body = curl(*cookies, "-d", form, web + "/login")
+    assert status == 403 and b"out of date" in body
+    assert "appliance_session" not in headers.get("set-cookie", "")
+
+
+def test_folder_forms_need_the_token(app, tmp_path: Path):
+    web = base_url(app)
+    jar = tmp_path / "jar"
+    status, _, _ = curl("-c", str(jar), "-b", str(jar), "-d", login_form(web + "/login", jar),
+                        web + "/login")  # fmt: skip
+    assert status == 303
+    token = form_token(web + "/files/", jar)
+    status, _, body = curl("-b", str(jar), "-d", "action=mkdir&name=forged", web + "/files/")
+    assert status == 403 and b"out of date" in body
+    assert not (app.home("alice") / "forged").exists()
+    form = f"action=mkdir&name=made&csrf_token={token}"
+    assert curl("-b", str(jar), "-d", form, web + "/files/")[0] == 303
+    assert (app.home("alice") / "made").is_dir()
+    status, _, _ = curl("-b", str(jar), "-d", "x=1", web + "/logout")
+    assert status == 403
+    assert curl("-b", str(jar), "-d", f"csrf_token={token}", web + "/logout")[0] == 303

@@ -87,7 +87,7 @@ def run(
         except ftplib.error_temp as error:
             tally.refused += 1
             seen.append(str(error).encode("latin-1", "replace"))
-        except ftplib.error_proto as error:
+        except (ftplib.error_proto, ftplib.error_reply) as error:
             tally.broken.append(f"{operation} {raw!r}: {error}")
         except (EOFError, OSError) as error:
             tally.disconnects += 1

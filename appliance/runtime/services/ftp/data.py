@@ -2,7 +2,9 @@
 
 A download ends with its VirtualFS event (bytes counted here, since sendfile bypasses the
 file object); an upload is committed (renamed into place, event 20050 durable) before the
-226 reply goes out, or aborted so that nothing appears under its final name.
+226 reply goes out, or aborted so that nothing appears under its final name. Over TLS nothing
+is written, not even the end of an empty listing, before the data channel's handshake is
+complete: the close that ends the transfer is then a clean TLS shutdown.
 """
 
 from __future__ import annotations
@@ -60,6 +62,18 @@ class DataChannel(SSLConnectionMixin, _BatchedReads):
 
     def use_sendfile(self) -> bool:
         return not is_ssl_sock(self.socket) and super().use_sendfile()
+
+    def initiate_send(self) -> None:
+        """Nothing goes out, not even the end of an empty listing, before TLS is established."""
+        if self._ssl_accepting:
+            return  # the handshake's last event brings us back here (the wanted events say WRITE)
+        super().initiate_send()
+
+    def send(self, data: bytes) -> int:
+        """An empty write is no write: over TLS it would drive the handshake from SSL_write."""
+        if not data:
+            return 0
+        return super().send(data)
 
     def handle_ssl_established(self) -> None:
         self.cmd_channel.tls_negotiated("data", self.socket)

@@ -20,6 +20,7 @@ from appliance.runtime.context import RuntimeContext
 from appliance.runtime.events.event import format_peer
 from appliance.runtime.fs import VirtualFS
 from appliance.runtime.services.ftp import authorizer, tls
+from appliance.runtime.services.ftp.command_lines import BoundedCommandLines
 from appliance.runtime.services.ftp.commands import TransferCommands
 from appliance.runtime.services.ftp.data import DataChannel
 from appliance.runtime.services.ftp.filesystem import VirtualFSAdapter
@@ -34,7 +35,7 @@ DATA_COMMANDS = ("PASV", "EPSV", "PORT", "EPRT")
 FACTS = ["type", "perm", "size", "modify"]
 
 
-class FTPSession(TransferCommands, TLS_FTPHandler):
+class FTPSession(BoundedCommandLines, TransferCommands, TLS_FTPHandler):
     """pyftpdlib's TLS_FTPHandler with AAA logins, VirtualFS files and the appliance's events."""
 
     settings: FTPSettings

@@ -1,8 +1,9 @@
 """The browser file manager: login page, folder listing with the permitted actions, logout.
 
-Plain HTML forms (no JavaScript needed) for login, logout, create folder, rename and delete;
-the upload form uses a little JavaScript (static/files.js) to stream each file with PUT to
-the JSON API. Templates autoescape everything the user or the filesystem provides.
+Plain HTML forms (no JavaScript needed) for login, logout, create folder, rename and delete,
+each with the browser's anti-CSRF form token (form_tokens.py), checked on every post; the
+upload form uses a little JavaScript (static/files.js) to stream each file with PUT to the
+JSON API. Templates autoescape everything the user or the filesystem provides.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from appliance.runtime.fs.errors import FSError
-from appliance.runtime.services.http import auth, transfer
+from appliance.runtime.services.http import auth, form_tokens, transfer
 from appliance.runtime.services.http.api import OPERATIONS, entry, inside
 from appliance.runtime.services.http.auth import Banned, Caller
 from appliance.runtime.services.http.cookies import clear_session_cookie, set_session_cookie
@@ -39,8 +40,20 @@ def url_of(path: str) -> str:
 TEMPLATES.filters["file_url"] = url_of
 
 
-def render(name: str, status: int = 200, **values) -> HTMLResponse:
-    return HTMLResponse(TEMPLATES.get_template(name).render(**values), status_code=status)
+STALE_FORM = "The form was out of date: reload the page and try again."
+
+
+def render(request: Request, name: str, status: int = 200, **values) -> HTMLResponse:
+    """A page; its forms carry the browser's form token, which its cookie then holds."""
+    token = form_tokens.token_of(request)
+    html = TEMPLATES.get_template(name).render(csrf_field=form_tokens.FIELD, csrf=token, **values)
+    response = HTMLResponse(html, status_code=status)
+    form_tokens.remember(response, auth.state_of(request), token)
+    return response
+
+
+def stale_form(request: Request, form: dict[str, str]) -> bool:
+    return not form_tokens.form_accepted(request, form, auth.state_of(request))
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -62,26 +75,30 @@ async def home(request: Request) -> Response:
 
 
 async def login_page(request: Request) -> Response:
-    return render("login.html")
+    return render(request, "login.html")
 
 
 async def login_submit(request: Request) -> Response:
     form = await read_form(request)
+    if stale_form(request, form):
+        return render(request, "login.html", 403, error=STALE_FORM)
     username, password = form.get("username", ""), form.get("password", "")
     if not username or not password:
-        return render("login.html", 400, error="Enter a username and a password.")
+        return render(request, "login.html", 400, error="Enter a username and a password.")
     try:
         session = await auth.log_in(request, username, password)
     except Banned:
-        return render("login.html", 403, error="This address is temporarily banned.")
+        return render(request, "login.html", 403, error="This address is temporarily banned.")
     if session is None:
-        return render("login.html", 401, error="The username or password is not right.")
+        return render(request, "login.html", 401, error="The username or password is not right.")
     response = RedirectResponse("/files/", status_code=303)
     set_session_cookie(response, auth.state_of(request), session)
     return response
 
 
 async def logout_submit(request: Request) -> Response:
+    if stale_form(request, await read_form(request)):
+        return render(request, "error.html", 403, message=STALE_FORM)
     auth.end_session(request)
     response = RedirectResponse("/login", status_code=303)
     clear_session_cookie(response, auth.state_of(request))
@@ -92,15 +109,18 @@ async def _caller_or_login(request: Request) -> Caller | Response:
     try:
         caller = await auth.current_caller(request)
     except Banned:
-        return render("login.html", 403, error="This address is temporarily banned.")
+        return render(request, "login.html", 403, error="This address is temporarily banned.")
     return caller if caller is not None else RedirectResponse("/login", status_code=303)
 
 
-async def folder_page(caller: Caller, path: str, status: int = 200, error: str = "") -> Response:
+async def folder_page(
+    request: Request, caller: Caller, path: str, status: int = 200, error: str = ""
+) -> Response:
     entries = await run_in_threadpool(caller.fs.list, path)
     entries.sort(key=lambda e: (not e.is_dir, e.name.lower()))
     parent = posixpath.dirname(path.rstrip("/")) or "/"
     return render(
+        request,
         "folder.html",
         status,
         account=caller.account.name,
@@ -119,7 +139,7 @@ async def files_get(request: Request) -> Response:
     try:
         response = await _show(request, caller, "/" + request.path_params["path"])
     except FSError as failure:
-        response = render("error.html", status_for(failure), message=message_for(failure))
+        response = render(request, "error.html", status_for(failure), message=message_for(failure))
     if caller.session is not None:
         set_session_cookie(response, auth.state_of(request), caller.session)
     return response
@@ -130,7 +150,7 @@ async def _show(request: Request, caller: Caller, path: str) -> Response:
     if info.is_dir:
         if not request.url.path.endswith("/"):
             return RedirectResponse(url_of(info.path.rstrip("/") + "/"), status_code=303)
-        return await folder_page(caller, info.path)
+        return await folder_page(request, caller, info.path)
     return await transfer.download(caller, info, request.headers.get("range"))
 
 
@@ -142,15 +162,22 @@ async def files_post(request: Request) -> Response:
     form = await read_form(request)
     try:
         folder = caller.fs.normalize(folder)
+        if stale_form(request, form):
+            raise StaleForm(STALE_FORM)
         await run_in_threadpool(_act, caller, folder, form)
     except (FSError, ValueError) as failure:
         message = message_for(failure) if isinstance(failure, FSError) else str(failure)
         status = status_for(failure) if isinstance(failure, FSError) else 400
+        status = 403 if isinstance(failure, StaleForm) else status
         try:
-            return await folder_page(caller, folder, status, message)
+            return await folder_page(request, caller, folder, status, message)
         except FSError as again:
-            return render("error.html", status_for(again), message=message_for(again))
+            return render(request, "error.html", status_for(again), message=message_for(again))
     return RedirectResponse(url_of(folder.rstrip("/") + "/"), status_code=303)
+
+
+class StaleForm(ValueError):
+    """A posted form without the browser's form token (403)."""
 
 
 def _child(folder: str, name: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import stat
 
 import asyncssh
@@ -19,6 +20,8 @@ from appliance.runtime.fs.vfs import FileInfo, VirtualFS
 from appliance.runtime.services.ssh.scp_command import ScpCommand
 
 CHUNK = 256 * 1024
+
+log = logging.getLogger(__name__)
 
 
 class ScpProtocolError(Exception):
@@ -65,6 +68,11 @@ class ScpStream:
 
     def error(self, message: str, *, fatal: bool = False) -> None:
         self.writer.write((b"\x02" if fatal else b"\x01") + f"scp: {message}\n".encode())
+
+    def last_error(self, message: str) -> None:
+        """The fatal error that ends the command, if the channel still takes output."""
+        with contextlib.suppress(OSError, asyncssh.Error):
+            self.error(message, fatal=True)
 
     async def send(self, data: bytes) -> None:
         self.writer.write(data)
@@ -298,14 +306,22 @@ async def run_scp(
 ) -> int:
     """Serve one scp command; returns the exit status for the client.
 
-    Protocol errors and refused paths (a target outside the rules, say) become a fatal scp
-    error on this channel: the SSH connection and its other channels carry on.
+    Every failure ends this command only, with a fatal scp error on its channel (when the
+    channel still takes output) and exit status 1: protocol errors, refused paths, a client
+    that closes its side before the command is over, and any unexpected error (logged). An
+    exception escaping the channel's task would make asyncssh close the whole SSH connection.
     """
     stream = ScpStream(reader, writer)
     handler = ScpSink(fs, command, stream) if command.upload else ScpSource(fs, command, stream)
     try:
         return await handler.run()
     except (ScpProtocolError, FSError) as error:
-        # A refused target path ends this command, never the client's whole SSH connection.
-        stream.error(str(error), fatal=True)
-        return 1
+        stream.last_error(str(error))
+    except ConnectionError as error:  # BrokenPipeError too: the client closed the channel
+        stream.last_error(f"the client closed the channel before the end of the command ({error})")
+    except asyncssh.Error as error:
+        stream.last_error(f"the channel failed: {error}")
+    except Exception:
+        log.exception("scp command %s failed", "upload" if command.upload else "download")
+        stream.last_error("internal error; the command was stopped")
+    return 1
