@@ -1,7 +1,7 @@
 """What the shared verify tests know about a converged lab host, read from its inventory.
 
 Every scenario (default, container, ha) runs these tests through Molecule's testinfra
-verifier. Facts about the target come from the scenario's inventory (`appliance_lab_*`
+verifier. Facts about the target come from the scenario's inventory (`lab_*`
 variables, set in each scenario's molecule.yml) and from the appliance on the target itself:
 its server.ini, and its audit trail (`appliance events`), which says which service types
 this build does not have yet (event 20078, "not built in this version").
@@ -47,11 +47,11 @@ class Appliance:
     @property
     def address(self) -> str:
         """Where the controller reaches the appliance's listeners."""
-        return self.variables.get("appliance_lab_address") or self.variables["ansible_host"]
+        return self.variables.get("lab_address") or self.variables["ansible_host"]
 
     @property
     def target(self) -> str:
-        return self.variables.get("appliance_lab_target", "systemd")
+        return self.variables.get("lab_target", "systemd")
 
     def services(self) -> list[Service]:
         found = []
@@ -92,7 +92,7 @@ class Appliance:
 
     def cli(self, *arguments: str) -> str:
         command = " ".join(
-            shlex.quote(a) for a in (self.variables["appliance_lab_cli"], *arguments)
+            shlex.quote(a) for a in (self.variables["lab_cli"], *arguments)
         )
         return self.host.check_output(command)
 
@@ -115,7 +115,7 @@ def _not_built(host, cli: str, config_file: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def appliance(host) -> Appliance:
     variables = host.ansible.get_variables()
-    config_file = variables["appliance_lab_config_file"]
+    config_file = variables["lab_config_file"]
     ini = configparser.ConfigParser(interpolation=None)
     ini.read_string(host.file(config_file).content_string, source=config_file)
     return Appliance(
@@ -123,7 +123,7 @@ def appliance(host) -> Appliance:
         variables=variables,
         config_file=config_file,
         ini=ini,
-        not_built=_not_built(host, variables["appliance_lab_cli"], config_file),
+        not_built=_not_built(host, variables["lab_cli"], config_file),
     )
 
 

@@ -38,7 +38,7 @@ def test_service_is_running(appliance) -> None:
         ]
         assert processes, "no `appliance serve` process runs in the container"
         return
-    unit = host.service(appliance.variables.get("appliance_lab_unit", "appliance"))
+    unit = host.service(appliance.variables.get("lab_unit", "appliance"))
     assert unit.is_running, f"{unit.name} is not active"
     assert unit.is_enabled, f"{unit.name} is not enabled at boot"
 
@@ -85,7 +85,7 @@ def test_server_ini_matches_a_local_render_of_the_inventory(appliance, tmp_path)
             "--limit",
             hostname,
             "-e",
-            f"appliance_lab_render_dir={tmp_path}",
+            f"lab_render_dir={tmp_path}",
             str(HERE.parent / "render-locally.yml"),
         ],
         capture_output=True,
@@ -135,7 +135,7 @@ def _key_files(appliance) -> set[str]:
 def test_key_files_are_private(appliance) -> None:
     keys = _key_files(appliance)
     assert keys, "server.ini names no SSH host key and no TLS private key"
-    owner = appliance.variables.get("appliance_lab_user")
+    owner = appliance.variables.get("lab_user")
     for key in sorted(keys):
         file = appliance.host.file(key)
         assert file.is_file, f"{key} is missing"
@@ -148,8 +148,8 @@ def test_key_files_are_private(appliance) -> None:
 
 
 def _probe(appliance) -> tuple[str, str]:
-    account = appliance.variables.get("appliance_lab_probe_account")
-    password = appliance.variables.get("appliance_lab_probe_password")
+    account = appliance.variables.get("lab_probe_account")
+    password = appliance.variables.get("lab_probe_password")
     if not account or not password:
         pytest.skip("the scenario's inventory defines no probe account")
     return account, password
@@ -224,9 +224,9 @@ def test_https_download(appliance) -> None:
     service = appliance.service_of_type("https")
     appliance.require_built(service)
     account, password = _probe(appliance)
-    home = appliance.variables.get("appliance_lab_probe_home")
+    home = appliance.variables.get("lab_probe_home")
     if not home:
-        pytest.skip("the scenario's inventory gives no appliance_lab_probe_home")
+        pytest.skip("the scenario's inventory gives no lab_probe_home")
     name = f"molecule-{uuid.uuid4().hex[:8]}.bin"
     payload = os.urandom(256 * 1024)
     # Put the file on the host's disk directly, then fetch it through the appliance.
@@ -234,7 +234,7 @@ def test_https_download(appliance) -> None:
         staged.write(payload)
         staged.flush()
         remote = f"{home}/{name}"
-        owner = appliance.variables.get("appliance_lab_user", "root")
+        owner = appliance.variables.get("lab_user", "root")
         appliance.host.run_expect([0], f"install -d -o {owner} {shlex.quote(home)}")
         _copy_to_host(appliance, staged.name, remote, owner)
     try:
