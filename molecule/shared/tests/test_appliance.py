@@ -17,7 +17,6 @@ import shlex
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -228,15 +227,17 @@ def test_https_download(appliance) -> None:
     if not home:
         pytest.skip("the scenario's inventory gives no lab_probe_home")
     name = f"molecule-{uuid.uuid4().hex[:8]}.bin"
-    payload = os.urandom(256 * 1024)
-    # Put the file on the host's disk directly, then fetch it through the appliance.
-    with tempfile.NamedTemporaryFile() as staged:
-        staged.write(payload)
-        staged.flush()
-        remote = f"{home}/{name}"
-        owner = appliance.variables.get("lab_user", "root")
-        appliance.host.run_expect([0], f"install -d -o {owner} {shlex.quote(home)}")
-        _copy_to_host(appliance, staged.name, remote, owner)
+    remote = f"{home}/{name}"
+    owner = appliance.variables.get("lab_user", "root")
+    # Make 256 KiB of random bytes on the host's disk directly (no command line can carry
+    # them there), note their checksum there, then fetch them through the appliance.
+    quoted = shlex.quote(remote)
+    appliance.host.run_expect(
+        [0],
+        f"install -d -o {owner} {shlex.quote(home)} && "
+        f"head -c 262144 /dev/urandom > {quoted} && chown {owner} {quoted}",
+    )
+    expected = appliance.host.file(remote).sha256sum
     try:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -256,17 +257,7 @@ def test_https_download(appliance) -> None:
                 return response.read()
 
         body = _retry(download)
-        assert hashlib.sha256(body).hexdigest() == hashlib.sha256(payload).hexdigest()
+        assert len(body) == 262144
+        assert hashlib.sha256(body).hexdigest() == expected
     finally:
         appliance.host.run(f"rm -f {shlex.quote(remote)}")
-
-
-def _copy_to_host(appliance, local: str, remote: str, owner: str) -> None:
-    """Write a local file onto the lab host through its own connection (ssh or podman)."""
-    data = Path(local).read_bytes().hex()
-    command = (
-        f"python3 -c 'import sys; open(sys.argv[1], \"wb\").write(bytes.fromhex(sys.stdin.read()))' "
-        f"{shlex.quote(remote)} && chown {owner} {shlex.quote(remote)}"
-    )
-    # testinfra's run has no stdin: pass the bytes through a here-document.
-    appliance.host.run_expect([0], f"{command} <<'EOF'\n{data}\nEOF")
