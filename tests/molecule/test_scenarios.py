@@ -12,6 +12,7 @@ host's network state (namespaces, nftables/iptables rules, ip_forward) is as it 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -103,6 +104,12 @@ def test_molecule_scenario(scenario: str, network_before) -> None:
     assert result.returncode == 0, (
         f"molecule test -s {scenario} failed; log: tests/artifacts/molecule-{scenario}.log\n"
         + result.log[-6000:]
+    )
+    # The verify tests really ran: pytest's summary line says passed, and nothing skipped.
+    summaries = re.findall(r"=+ (\d+ passed[^=]*) in [\d.]+s", result.log)
+    assert summaries, f"no testinfra summary in tests/artifacts/molecule-{scenario}.log"
+    assert not any("skipped" in line for line in summaries), (
+        f"verify skipped checks: {summaries}; see tests/artifacts/molecule-{scenario}.log"
     )
 
 

@@ -1,10 +1,11 @@
 """What the shared verify tests know about a converged lab host, read from its inventory.
 
 Every scenario (default, container, ha) runs these tests through Molecule's testinfra
-verifier. Facts about the target come from the scenario's inventory (`appliance_lab_*`
+verifier. Facts about the target come from the scenario's inventory (`lab_*`
 variables, set in each scenario's molecule.yml) and from the appliance on the target itself:
-its server.ini, and its audit trail (`appliance events`), which says which service types
-this build does not have yet (event 20078, "not built in this version").
+its server.ini, and its audit trail (`appliance events`), which says which services failed
+to start (event 20078) since the appliance last started. Every service type is built now:
+no check skips; a service that did not start fails its checks with the appliance's reason.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pathlib import PurePosixPath
 
 import pytest
 
-NOT_BUILT = "is not built in this version"
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Appliance:
     variables: dict
     config_file: str
     ini: configparser.ConfigParser
-    not_built: dict[str, str]
+    failed_to_start: dict[str, str]
 
     @property
     def config_dir(self) -> PurePosixPath:
@@ -47,11 +47,11 @@ class Appliance:
     @property
     def address(self) -> str:
         """Where the controller reaches the appliance's listeners."""
-        return self.variables.get("appliance_lab_address") or self.variables["ansible_host"]
+        return self.variables.get("lab_address") or self.variables["ansible_host"]
 
     @property
     def target(self) -> str:
-        return self.variables.get("appliance_lab_target", "systemd")
+        return self.variables.get("lab_target", "systemd")
 
     def services(self) -> list[Service]:
         found = []
@@ -76,14 +76,14 @@ class Appliance:
         for service in self.services():
             if service.type in types:
                 return service
-        pytest.skip(f"the lab inventory configures no service of type {'/'.join(types)}")
+        pytest.fail(f"the lab inventory configures no service of type {'/'.join(types)}")
 
-    def require_built(self, service: Service) -> None:
-        """Skip, naming the appliance's own report, when this build lacks the service type."""
-        if service.id in self.not_built:
-            pytest.skip(
-                f"services/{service.id} ({service.type}): the appliance reports event 20078 "
-                f"'{self.not_built[service.id]}'; this check turns on when it is built"
+    def require_started(self, service: Service) -> None:
+        """Fail at once, quoting the appliance's event 20078, when the service did not start."""
+        if service.id in self.failed_to_start:
+            pytest.fail(
+                f"services/{service.id} ({service.type}) did not start; the appliance reports "
+                f"event 20078: {self.failed_to_start[service.id]}"
             )
 
     def path(self, value: str) -> str:
@@ -92,30 +92,34 @@ class Appliance:
 
     def cli(self, *arguments: str) -> str:
         command = " ".join(
-            shlex.quote(a) for a in (self.variables["appliance_lab_cli"], *arguments)
+            shlex.quote(a) for a in (self.variables["lab_cli"], *arguments)
         )
         return self.host.check_output(command)
 
 
-def _not_built(host, cli: str, config_file: str) -> dict[str, str]:
-    """Service ids the appliance reported as not built since its last start."""
+def _failed_to_start(host, cli: str, config_file: str) -> dict[str, str]:
+    """Services whose latest start attempt since the appliance's last start failed."""
     output = host.check_output(
-        f"{shlex.quote(cli)} events -c {shlex.quote(config_file)} --id 20074 --id 20078 --json"
+        f"{shlex.quote(cli)} events -c {shlex.quote(config_file)} "
+        "--id 20074 --id 20076 --id 20078 --json"
     )
-    not_built: dict[str, str] = {}
+    failed: dict[str, str] = {}
     for line in output.splitlines():
         event = json.loads(line)
+        service = event["data"].get("service")
         if event["id"] == 20074:  # server started: only the latest start counts
-            not_built.clear()
-        elif NOT_BUILT in str(event["data"].get("error", "")):
-            not_built[event["data"]["service"]] = event["data"]["error"]
-    return not_built
+            failed.clear()
+        elif event["id"] == 20076:  # started (again, e.g. after a reload)
+            failed.pop(service, None)
+        else:
+            failed[service] = str(event["data"].get("error", event["message"]))
+    return failed
 
 
 @pytest.fixture(scope="module")
 def appliance(host) -> Appliance:
     variables = host.ansible.get_variables()
-    config_file = variables["appliance_lab_config_file"]
+    config_file = variables["lab_config_file"]
     ini = configparser.ConfigParser(interpolation=None)
     ini.read_string(host.file(config_file).content_string, source=config_file)
     return Appliance(
@@ -123,7 +127,7 @@ def appliance(host) -> Appliance:
         variables=variables,
         config_file=config_file,
         ini=ini,
-        not_built=_not_built(host, variables["appliance_lab_cli"], config_file),
+        failed_to_start=_failed_to_start(host, variables["lab_cli"], config_file),
     )
 
 
