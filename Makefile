@@ -10,7 +10,7 @@ run:
 	$(VENV)/bin/appliance serve -c $(DEMO)
 
 test:
-	VENV=$(VENV) scripts/test
+	VENV=$(VENV) scripts/test $(ARGS)
 
 lint:
 	$(VENV)/bin/ruff check .
