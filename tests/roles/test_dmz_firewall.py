@@ -255,3 +255,54 @@ def test_dmz_allows_service_ports_and_blocks_the_rest(tmp_path, namespaces):
             process.kill()
             process.wait()
     assert "table inet appliance_dmz" in text
+
+
+def test_behind_a_balancer_only_the_balancer_reaches_the_services(tmp_path, namespaces):
+    """dmz_firewall_balancers: the service ports admit the balancer only, whatever the zones
+    say; dmz_firewall_sync_peers: the appliance reaches its HA peer's sshd and service ports
+    (promotion asks whether the peer still answers), and no other port of it."""
+    balancer = peer = OUTSIDE_INTERNAL
+    render(
+        tmp_path,
+        {
+            "dmz_firewall_protected_addresses": [DMZ_HOST],
+            "dmz_firewall_zones": {
+                "internet": ["0.0.0.0/0"],
+                "internal": [f"{OUTSIDE_INTERNAL}/32"],
+            },
+            "dmz_firewall_balancers": [balancer],
+            "dmz_firewall_sync_peers": [peer],
+            "appliance_ldap_urls": [f"ldap://{OUTSIDE_INTERNAL}:3389"],
+            "appliance_logging_syslog_handlers": [],
+            "appliance_logging_smtp_enabled": False,
+        },
+    )
+    sh("ip", "netns", "exec", namespaces["fw"], "nft", "-f", str(tmp_path / "dmz.nft"))
+    service_ports = [990, 2222, 443, 60050]
+    listener = subprocess.Popen(
+        ["ip", "netns", "exec", namespaces["dmz"], sys.executable, "-c", LISTEN,
+         *map(str, service_ports)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    # The peer's sshd, one of its service ports, and a port the appliance has no business with.
+    peer_listener = subprocess.Popen(
+        ["ip", "netns", "exec", namespaces["out"], sys.executable, "-c", LISTEN,
+         "22", "2222", "8080"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert listener.stdout.readline().startswith("ready")
+        assert peer_listener.stdout.readline().startswith("ready")
+        out, dmz = namespaces["out"], namespaces["dmz"]
+        for port in service_ports:
+            assert probe(out, balancer, DMZ_HOST, port), f"balancer -> {port} blocked"
+            assert not probe(out, OUTSIDE_INTERNET, DMZ_HOST, port), f"internet -> {port} open"
+        assert probe(dmz, DMZ_HOST, peer, 22), "the HA sync to the peer's sshd is blocked"
+        assert probe(dmz, DMZ_HOST, peer, 2222), "the promotion check of the peer is blocked"
+        assert not probe(dmz, DMZ_HOST, peer, 8080)
+    finally:
+        for process in (listener, peer_listener):
+            process.kill()
+            process.wait()

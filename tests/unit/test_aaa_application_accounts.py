@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from appliance.runtime.aaa.passwords import hash_password, hash_password_scrypt
@@ -155,3 +157,57 @@ def test_logout_event(aaa):
     core.logout(result.account, credentials, 1.23456)
     event = bus.last(20027)
     assert event.account == "ann" and event.data["duration"] == 1.235
+
+
+# -- timing: every failed password login costs one hash check, a success only its method's --
+
+
+def _checks_spent(action) -> int:
+    from appliance.runtime.aaa.passwords import checks_in_this_thread
+
+    before = checks_in_this_thread()
+    action()
+    return checks_in_this_thread() - before
+
+
+def test_unknown_name_costs_the_same_one_check_as_a_wrong_password(aaa):
+    core, _ = aaa
+    assert _checks_spent(lambda: core.authenticate(login("nobody", "guess"))) == 1
+    assert _checks_spent(lambda: core.authenticate(login("ann", "wrong"))) == 1
+    assert _checks_spent(lambda: core.authenticate(login("ann", "correct horse"))) == 1
+
+
+def test_a_later_method_accepting_pays_no_dummy_check_a_later_refusal_does(aaa, monkeypatch):
+    """`local, directory`: a directory account's login does not pay for a dummy hash in the
+    local method (an LDAP login flood is not slowed to argon2id's pace), but the directory's
+    quick refusal of a wrong password still costs one check, like a local refusal."""
+    from appliance.runtime.aaa import core as core_module
+    from appliance.runtime.aaa.decision import AccountSpec, Decision
+
+    class Directory:
+        def authenticate(self, credentials):
+            if credentials.password == "directory secret":
+                return Decision.accept(
+                    AccountSpec(name=credentials.username, groups=("users",)), "bound"
+                )
+            return Decision.reject("invalid credentials")
+
+    real_build = core_module.build_method
+
+    def build(section, config):
+        return Directory() if section.id == "directory" else real_build(section, config)
+
+    monkeypatch.setattr(core_module, "build_method", build)
+    core, _ = aaa
+    local = core.config.authentications["local"]
+    core.config.authentications["directory"] = dataclasses.replace(local, id="directory")
+    chain = ["local", "directory"]
+    accepted = []
+    assert (
+        _checks_spent(
+            lambda: accepted.append(core.authenticate(login("erin", "directory secret"), chain))
+        )
+        == 0
+    )
+    assert accepted[0].accepted, accepted[0].reason
+    assert _checks_spent(lambda: core.authenticate(login("erin", "wrong"), chain)) == 1

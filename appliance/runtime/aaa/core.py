@@ -20,6 +20,7 @@ from appliance.runtime.aaa.bans import Bans, BanSettings, account_subject, addre
 from appliance.runtime.aaa.decision import ACCEPT, PASS, Decision, MethodError
 from appliance.runtime.aaa.identity import Account, AuthResult, Credentials
 from appliance.runtime.aaa.methods import IMPLICIT_APPLICATION, build_method
+from appliance.runtime.aaa.passwords import checks_in_this_thread, spend_a_check
 from appliance.runtime.context import RuntimeContext
 from appliance.runtime.events.event import format_peer
 
@@ -78,6 +79,7 @@ class AAA:
         if len(username) > MAX_USERNAME or _BAD_USERNAME.search(username):
             return self._failed(credentials, None, "the username is not acceptable")
         reasons: list[str] = []
+        checks_before = checks_in_this_thread()
         for method_id in chain or self.chain_ids(credentials.service_id):
             section = config.authentications.get(method_id)
             if section is not None and not section.enabled:
@@ -87,11 +89,21 @@ class AAA:
                 reasons.append(f"{method_id}: {decision.reason}")
                 continue
             if decision.verdict != ACCEPT:
+                self._equalize_timing(credentials, checks_before)
                 return self._failed(credentials, method_id, decision.reason)
             return self._accepted(credentials, method_id, decision, config)
+        self._equalize_timing(credentials, checks_before)
         return self._failed(
             credentials, None, "no authentication method accepted (" + "; ".join(reasons) + ")"
         )
+
+    @staticmethod
+    def _equalize_timing(credentials: Credentials, checks_before: int) -> None:
+        """A failed password login that checked no local hash (unknown name, or a directory's
+        quick refusal) spends one check's work: failures all cost the same, whichever method
+        knew the name. Successful logins pay only for the method that accepted them."""
+        if credentials.kind == "password" and checks_in_this_thread() == checks_before:
+            spend_a_check(credentials.password or "")
 
     def account_for(self, credentials: Credentials, method_id: str) -> Account | None:
         """The account `credentials.username` as `method_id` describes it now, without checking

@@ -35,9 +35,28 @@ def is_password_hash(value: str) -> bool:
     return False
 
 
+_THIS_THREAD = threading.local()
+_DUMMY_HASH: str | None = None
+
+
 def verify_password(stored_hash: str, password: str) -> bool:
+    _THIS_THREAD.checks = checks_in_this_thread() + 1
     with _CHECKS:
         return _verify(stored_hash, password)
+
+
+def checks_in_this_thread() -> int:
+    """How many password checks this thread has run (the AAA chain compares two readings)."""
+    return getattr(_THIS_THREAD, "checks", 0)
+
+
+def spend_a_check(password: str) -> None:
+    """The work of one check against a hash no one has: a login that fails without any real
+    check costs the same as a wrong password, so timing does not tell which names exist."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password("not a password of anyone")
+    verify_password(_DUMMY_HASH, password)
 
 
 def _verify(stored_hash: str, password: str) -> bool:

@@ -20,7 +20,6 @@ from pathlib import PurePosixPath
 import pytest
 
 
-
 @dataclass
 class Service:
     id: str
@@ -39,6 +38,12 @@ class Appliance:
     config_file: str
     ini: configparser.ConfigParser
     failed_to_start: dict[str, str]
+    ha_role: str | None = None  # "active" or "passive" in an HA pair (ha.ini), else None
+
+    @property
+    def serving(self) -> bool:
+        """A passive HA node must not serve; every other appliance must."""
+        return self.ha_role != "passive"
 
     @property
     def config_dir(self) -> PurePosixPath:
@@ -116,6 +121,15 @@ def _failed_to_start(host, cli: str, config_file: str) -> dict[str, str]:
     return failed
 
 
+def _ha_role(host, cli: str, config_dir: PurePosixPath) -> str | None:
+    """The node's role from `appliance ha status`, when ha.ini makes it one of a pair."""
+    if not host.file(str(config_dir / "ha.ini")).exists:
+        return None
+    folder = shlex.quote(str(config_dir))
+    output = host.check_output(f"{shlex.quote(cli)} ha status -c {folder} --json")
+    return json.loads(output)["role"]
+
+
 @pytest.fixture(scope="module")
 def appliance(host) -> Appliance:
     variables = host.ansible.get_variables()
@@ -128,6 +142,7 @@ def appliance(host) -> Appliance:
         config_file=config_file,
         ini=ini,
         failed_to_start=_failed_to_start(host, variables["lab_cli"], config_file),
+        ha_role=_ha_role(host, variables["lab_cli"], PurePosixPath(config_file).parent),
     )
 
 

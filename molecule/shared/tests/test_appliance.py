@@ -3,7 +3,8 @@ inventory renders, key files are private, and real clients on the controller can
 SFTP, upload over FTPS and download over HTTPS.
 
 Every check runs: none skips. A service that did not start fails its checks quoting the
-appliance's own event 20078.
+appliance's own event 20078. On the passive node of an HA pair the same checks prove the
+opposite: the unit is stopped and disabled, and every port refuses connections.
 """
 
 from __future__ import annotations
@@ -39,13 +40,31 @@ def test_service_is_running(appliance) -> None:
         assert processes, "no `appliance serve` process runs in the container"
         return
     unit = host.service(appliance.variables.get("lab_unit", "appliance"))
+    if not appliance.serving:
+        assert not unit.is_running, f"{unit.name} runs on the passive node"
+        assert not unit.is_enabled, f"{unit.name} would start at boot on the passive node"
+        return
     assert unit.is_running, f"{unit.name} is not active"
     assert unit.is_enabled, f"{unit.name} is not enabled at boot"
+
+
+def _assert_refused(appliance, service) -> None:
+    """A passive HA node: nothing listens, and a client's connect is refused."""
+    spec = f"tcp://{service.address or '0.0.0.0'}:{service.port}"
+    assert not appliance.host.socket(spec).is_listening, (
+        f"services/{service.id} listens on the passive node ({service.address}:{service.port})"
+    )
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((appliance.address, service.port), timeout=10).close()
 
 
 def test_each_configured_port_listens(appliance) -> None:
     services = appliance.services()
     assert services, f"{appliance.config_file} configures no enabled service"
+    if not appliance.serving:
+        for service in services:
+            _assert_refused(appliance, service)
+        return
     listening = []
     for service in services:
         appliance.require_started(service)
@@ -158,6 +177,9 @@ def _retry(action, attempts: int = 5):
 
 def test_sftp_login(appliance) -> None:
     service = appliance.service_of_type("ssh")
+    if not appliance.serving:
+        _assert_refused(appliance, service)
+        return
     appliance.require_started(service)
     account, password = _probe(appliance)
 
@@ -184,6 +206,9 @@ def test_sftp_login(appliance) -> None:
 
 def test_ftps_upload(appliance) -> None:
     service = appliance.service_of_type("ftp")
+    if not appliance.serving:
+        _assert_refused(appliance, service)
+        return
     appliance.require_started(service)
     account, password = _probe(appliance)
     name = f"molecule-{uuid.uuid4().hex[:8]}.txt"
@@ -211,6 +236,9 @@ def test_ftps_upload(appliance) -> None:
 
 def test_https_download(appliance) -> None:
     service = appliance.service_of_type("https")
+    if not appliance.serving:
+        _assert_refused(appliance, service)
+        return
     appliance.require_started(service)
     account, password = _probe(appliance)
     home = appliance.variables.get("lab_probe_home")

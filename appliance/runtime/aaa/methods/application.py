@@ -1,9 +1,10 @@
 """The `application` method: accounts defined in server.ini ([accounts/<id>]).
 
-Passwords are checked against argon2id or scrypt hashes (constant time). An unknown
-name passes to the next method, after the same hashing work, so timing does not tell
-which names exist. SSH public keys and TLS client certificates of these accounts are
-checked here too (see public_keys.py and client_certificates.py).
+Passwords are checked against argon2id or scrypt hashes (constant time). An unknown name
+passes to the next method at once; when no method accepts, the AAA chain spends the work
+of one check (aaa/core.py), so timing does not tell which names exist. SSH public keys and
+TLS client certificates of these accounts are checked here too (see public_keys.py and
+client_certificates.py).
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from appliance.config import Config, Section
 from appliance.runtime.aaa import client_certificates, public_keys
 from appliance.runtime.aaa.decision import AccountSpec, Decision
 from appliance.runtime.aaa.identity import Credentials
-from appliance.runtime.aaa.passwords import hash_password, verify_password
-
-_DUMMY_HASH = hash_password("not a password of anyone")
+from appliance.runtime.aaa.passwords import verify_password
 
 
 def account_spec(section: Section) -> AccountSpec:
@@ -39,8 +38,6 @@ class ApplicationMethod:
             return self._certificate(credentials)
         section = self.config.accounts.get(credentials.username)
         if section is None:
-            if credentials.kind == "password":
-                verify_password(_DUMMY_HASH, credentials.password or "")
             return Decision.passed(f"no account {credentials.username!r} in server.ini")
         if not section.enabled:
             return Decision.reject("the account is disabled")
