@@ -1,9 +1,12 @@
 """Bounded load and soak on loopback: concurrent mixed SFTP, FTPS and HTTPS sessions.
 
-python bench/soak.py [--sessions 200] [--operations 20]
+python bench/soak.py [--sessions 200] [--operations 20] [--logins 200] [--no-ldap]
 Starts the appliance (tests/running.py), runs `sessions` concurrent sessions (a third each
 SFTP, implicit FTPS, HTTPS), each doing `operations` upload/list/download/delete steps, then
-measures logins per second for local accounts. Prints errors (must be 0), p50/p99 operation
+measures logins per second for local accounts and, against a real OpenLDAP slapd
+(tests/lab_slapd.py; on by default when slapd and ldap-utils are installed), for LDAP
+accounts (chain `local, ldap`: each LDAP login first pays the local method's dummy argon2id
+check, which hides which names are local). Prints errors (must be 0), p50/p99 operation
 latency, peak RSS and RSS growth of the appliance process. Not part of the test command.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import statistics
 import sys
@@ -22,12 +26,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests import lab_slapd  # noqa: E402
 from tests.ftp_helpers import ImplicitFTP_TLS, insecure_context  # noqa: E402
+from tests.lab_pki import CA  # noqa: E402
 from tests.security.escape_http import Client  # noqa: E402
 from tests.security.escape_ssh import connect as ssh_connect  # noqa: E402
 from tests.security.site import PASSWORDS, rss_bytes, security_site  # noqa: E402
 
 USER, PASSWORD = "alice", PASSWORDS["alice"]
+LDAP_USER, LDAP_PASSWORD = "ldapuser", "ldapuser-pw-789"
+PEOPLE = f"ou=people,{lab_slapd.SUFFIX}"
 DATA = bytes(range(256)) * 256  # 64 KiB
 
 
@@ -109,9 +117,52 @@ def sftp_sessions(port: int, indexes: list[int], operations: int, stats: Stats) 
     asyncio.run(run())
 
 
-def logins_per_second(port: int, count: int) -> float:
+def start_slapd(folder: Path) -> lab_slapd.Slapd:
+    """slapd with one LDAP account, LDAP_USER (bind with a DN template, no local account)."""
+    folder.mkdir(parents=True)
+    slapd = lab_slapd.Slapd(folder, CA())
+    slapd.start()
+    try:
+        slapd.add(
+            f"""
+dn: {lab_slapd.SUFFIX}
+objectClass: dcObject
+objectClass: organization
+o: Example
+dc: example
+
+dn: {PEOPLE}
+objectClass: organizationalUnit
+ou: people
+
+dn: uid={LDAP_USER},{PEOPLE}
+objectClass: inetOrgPerson
+uid: {LDAP_USER}
+cn: LDAP User
+sn: User
+userPassword: {LDAP_PASSWORD}
+"""
+        )
+    except BaseException:
+        slapd.stop()
+        raise
+    return slapd
+
+
+def ldap_method(slapd: lab_slapd.Slapd) -> str:
+    """The [authentications/ldap] section; LDAP accounts get the site's `users` group."""
+    return f"""
+[authentications/ldap]
+type = ldap
+url = {slapd.url}
+bind_dn_template = uid=${{USER}},{PEOPLE}
+default_group = users
+"""
+
+
+def logins_per_second(port: int, count: int, user: str = USER, password: str = PASSWORD) -> float:
     def one(_: int) -> None:
-        client = Client(port, USER, PASSWORD)
+        client = Client(port, user, password)
         client.conn.close()
 
     started = time.perf_counter()
@@ -125,9 +176,27 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--operations", type=int, default=20)
     parser.add_argument("--logins", type=int, default=200)
+    parser.add_argument(
+        "--ldap",
+        action=argparse.BooleanOptionalAction,
+        default=lab_slapd.available(),
+        help="also measure LDAP logins against a real slapd (default: when slapd is installed)",
+    )
     args = parser.parse_args()
+    ldap_skipped = ""
+    if not args.ldap:
+        ldap_skipped = "--no-ldap" if lab_slapd.available() else "slapd or ldapadd not installed"
+    elif not lab_slapd.available():
+        ldap_skipped = f"{lab_slapd.SLAPD} or ldapadd not installed"
     root = Path(tempfile.mkdtemp(prefix="soak-"))
-    with security_site(root, passive=(62600, 62799)) as app:
+    ldap_rate = None
+    with contextlib.ExitStack() as stack:
+        site = {}
+        if not ldap_skipped:
+            slapd = start_slapd(root / "slapd")
+            stack.callback(slapd.stop)
+            site = {"authentications": "local, ldap", "extra": ldap_method(slapd)}
+        app = stack.enter_context(security_site(root, passive=(62600, 62799), **site))
         pid = app.process.pid
         app.home("alice").mkdir(parents=True, exist_ok=True)
         start_rss = peak = rss_bytes(pid)
@@ -160,6 +229,9 @@ def main() -> int:
         elapsed = time.perf_counter() - began
         end_rss = rss_bytes(pid)
         rate = logins_per_second(app.port("web"), args.logins)
+        if not ldap_skipped:
+            app.home(LDAP_USER).mkdir(parents=True, exist_ok=True)
+            ldap_rate = logins_per_second(app.port("web"), args.logins, LDAP_USER, LDAP_PASSWORD)
     latencies = sorted(stats.latencies)
     p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
     print(
@@ -176,6 +248,10 @@ def main() -> int:
         f"growth {(end_rss - start_rss) / 2**20:.1f} MiB"
     )
     print(f"logins per second (local accounts, HTTP, 8 clients): {rate:.1f}")
+    if ldap_rate is None:
+        print(f"logins per second (LDAP accounts, HTTP, 8 clients): skipped ({ldap_skipped})")
+    else:
+        print(f"logins per second (LDAP accounts, HTTP, 8 clients): {ldap_rate:.1f}")
     return 1 if stats.errors else 0
 
 
