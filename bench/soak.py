@@ -5,8 +5,8 @@ Starts the appliance (tests/running.py), runs `sessions` concurrent sessions (a 
 SFTP, implicit FTPS, HTTPS), each doing `operations` upload/list/download/delete steps, then
 measures logins per second for local accounts and, against a real OpenLDAP slapd
 (tests/lab_slapd.py; on by default when slapd and ldap-utils are installed), for LDAP
-accounts (chain `local, ldap`: each LDAP login first pays the local method's dummy argon2id
-check, which hides which names are local). Prints errors (must be 0), p50/p99 operation
+accounts (chain `local, ldap`: an LDAP login pays no local hash check; only failed logins
+spend one, so timing does not tell which names exist). Prints errors (must be 0), p50/p99 operation
 latency, peak RSS and RSS growth of the appliance process. Not part of the test command.
 """
 
