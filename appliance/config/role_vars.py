@@ -169,6 +169,37 @@ class RoleVarsValidator(_HostIniValidator):
                     "to false and list dmz_firewall_egress)",
                 )
 
+    def _validate_distinct_passive_ranges(self, wanted, field, value):
+        """{'type': 'boolean'}"""
+        if not (wanted and isinstance(value, list)):
+            return
+        claimed: dict[str, list[tuple[int, int, str]]] = {}
+        for node in value:
+            if not isinstance(node, dict):
+                continue
+            for service_id, text in (node.get("passive_port_ranges") or {}).items():
+                low, _, high = str(text).partition("-")
+                if not (low.isdigit() and high.isdigit()):
+                    continue  # the regex rule reports it
+                low_port, high_port = int(low), int(high)
+                name = node.get("name", "?")
+                if not 1024 <= low_port <= high_port <= 65535:
+                    self._error(
+                        field,
+                        f"{name}: passive_port_ranges.{service_id} {text}; expected "
+                        "LOW-HIGH with 1024 <= LOW <= HIGH <= 65535",
+                    )
+                    continue
+                for other_low, other_high, other in claimed.get(service_id, []):
+                    if low_port <= other_high and other_low <= high_port:
+                        self._error(
+                            field,
+                            f"{name}: passive_port_ranges.{service_id} {text} overlaps "
+                            f"{other}'s {other_low}-{other_high}; expected a distinct range per "
+                            "node (the balancer sends each range to one node)",
+                        )
+                claimed.setdefault(service_id, []).append((low_port, high_port, name))
+
     def _validate_server_ini_family(self, family, field, value):
         """{'type': 'string'}"""
         if not isinstance(value, dict):

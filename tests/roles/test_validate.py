@@ -72,6 +72,30 @@ def test_role_var_problems_name_variable_and_expectation():
     assert "appliance_typo_variable: unknown variable of role appliance" in text
 
 
+def test_balancer_nodes_need_distinct_passive_ranges():
+    """The balancer sends each passive range to one node: two nodes sharing ports would see
+    each other's data connections."""
+    nodes = [
+        {"name": "node-a", "address": "10.0.0.11", "passive_port_ranges": {"ftp": "30000-30049"}},
+        {"name": "node-b", "address": "10.0.0.12", "passive_port_ranges": {"ftp": "30040-30099"}},
+        {"name": "node-c", "address": "10.0.0.13", "passive_port_ranges": {"ftp": "30100-30149",
+                                                                            "ftps": "30000-30049"}},
+    ]  # fmt: skip
+    problems = validate_role_vars({"appliance_lb_nodes": nodes}, ["appliance_lb"])
+    assert problems == [
+        "appliance_lb_nodes.node-b: passive_port_ranges.ftp 30040-30099 overlaps node-a's "
+        "30000-30049; expected a distinct range per node (the balancer sends each range to "
+        "one node)"
+    ]
+    nodes[1]["passive_port_ranges"]["ftp"] = "30050-30099"
+    assert validate_role_vars({"appliance_lb_nodes": nodes}, ["appliance_lb"]) == []
+    nodes[1]["passive_port_ranges"]["ftp"] = "30099-30050"
+    assert validate_role_vars({"appliance_lb_nodes": nodes}, ["appliance_lb"]) == [
+        "appliance_lb_nodes.node-b: passive_port_ranges.ftp 30099-30050; expected LOW-HIGH "
+        "with 1024 <= LOW <= HIGH <= 65535"
+    ]
+
+
 def test_validate_as_and_staged(tmp_path):
     appliance = [sys.executable, "-m", "appliance"]
     config = tmp_path / "config"
