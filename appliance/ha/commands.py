@@ -117,7 +117,10 @@ def _failback(args: argparse.Namespace) -> int:
 
 
 def _check_pair(args: argparse.Namespace) -> int:
-    problems = check_pair(Path(args.path))
+    if args.install_as:
+        problems = check_pair(Path(args.install_as), candidate=Path(args.path))
+    else:
+        problems = check_pair(Path(args.path))
     for problem in problems:
         print(problem)
     return 1 if problems else 0
@@ -162,4 +165,10 @@ def add_ha_parser(commands: argparse._SubParsersAction) -> None:
     failback.add_argument("--json", action="store_true")
     check = sub.add_parser("check-pair", help="validate ha.ini (used by the appliance_ha role)")
     check.add_argument("path", help="ha.ini or its folder")
+    check.add_argument(
+        "--as",
+        dest="install_as",
+        metavar="DEST",
+        help="check PATH (a candidate file) as if it were installed as DEST",
+    )
     check.set_defaults(func=_check_pair)

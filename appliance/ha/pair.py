@@ -81,11 +81,11 @@ def pair_file(config_path: Path | str) -> Path:
     return path if path.name == PAIR_FILE else path.parent / PAIR_FILE
 
 
-def _read(file: Path) -> dict[str, dict[str, str]]:
+def _read(file: Path, text_from: Path | None = None) -> dict[str, dict[str, str]]:
     parser = configparser.ConfigParser(interpolation=None, strict=True, default_section="\x00")
     parser.optionxform = str
     try:
-        parser.read_string(file.read_text(encoding="utf-8"), source=str(file))
+        parser.read_string((text_from or file).read_text(encoding="utf-8"), source=str(file))
     except FileNotFoundError:
         problem = Problem(str(file), "-", "-", "file not found; expected ha.ini")
         raise ConfigError([problem]) from None
@@ -95,10 +95,13 @@ def _read(file: Path) -> dict[str, dict[str, str]]:
     return {name: dict(parser[name]) for name in parser.sections()}
 
 
-def load_pair(config_path: Path | str) -> Pair:
-    """Read and validate ha.ini; raises ConfigError naming the file, section and option."""
+def load_pair(config_path: Path | str, *, candidate: Path | None = None) -> Pair:
+    """Read and validate ha.ini; raises ConfigError naming the file, section and option.
+
+    With `candidate`, its text is read as if it were installed at `config_path` (relative
+    paths resolve there): how Ansible validates a file before it replaces the real one."""
     file = pair_file(config_path).absolute()
-    sections = _read(file)
+    sections = _read(file, candidate)
     schemas = _schemas()
     problems: list[Problem] = []
     node_ids = {name.removeprefix(NODE_PREFIX) for name in sections if name != "ha"}
@@ -139,10 +142,10 @@ def load_pair(config_path: Path | str) -> Pair:
     return Pair(file=file, options=ha, this=this, peer=peer, primary=ha["primary"])
 
 
-def check_pair(config_path: Path | str) -> list[Problem]:
+def check_pair(config_path: Path | str, *, candidate: Path | None = None) -> list[Problem]:
     """Every problem of ha.ini; empty when it is valid (`appliance ha check-pair`)."""
     try:
-        load_pair(config_path)
+        load_pair(config_path, candidate=candidate)
     except ConfigError as error:
         return error.problems
     return []

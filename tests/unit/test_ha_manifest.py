@@ -72,6 +72,20 @@ def test_pair_errors_name_file_section_and_option(folder):
     assert any("nodes/beta:port: unknown option" in str(p) for p in check_pair(folder))
 
 
+def test_check_pair_reads_a_candidate_as_if_installed(folder, tmp_path):
+    """Ansible validates a temporary copy: relative key paths must resolve at the destination,
+    and problems name the destination."""
+    candidate = tmp_path / "elsewhere" / "ansible-tmp-candidate"
+    candidate.parent.mkdir()
+    candidate.write_text(pair_text())
+    assert not (folder / "ha.ini").exists()
+    assert check_pair(folder / "ha.ini", candidate=candidate) == []
+    assert check_pair(candidate), "the same text is not valid where its key paths do not exist"
+    candidate.write_text(pair_text(max_staleness="soon"))
+    problems = [str(p) for p in check_pair(folder / "ha.ini", candidate=candidate)]
+    assert problems and all(p.startswith(f"{folder / 'ha.ini'}:") for p in problems), problems
+
+
 def test_files_come_from_every_readable_file_option(folder):
     config = load_config(folder)
     names = {path.relative_to(folder).as_posix() for path in configuration_files(config)}
