@@ -103,7 +103,12 @@ class IniValidator(Validator):
             return
         source = self._config.get("source")
         path = resolve_path(Path(source), value) if source else Path(value)
-        if not path.is_file():
+        try:
+            exists = path.is_file()
+        except OSError as error:  # a folder on the way this user may not enter
+            self._error(field, f"file {str(path)!r} cannot be checked: {error.strerror}")
+            return
+        if not exists:
             self._error(field, f"file {str(path)!r} does not exist; expected a readable file")
         elif not os.access(path, os.R_OK):
             self._error(field, f"file {str(path)!r} is not readable by this user")

@@ -14,7 +14,7 @@ def passive_refusal(config_path: Path) -> str | None:
     if not pair_file(config_path).is_file():
         return None
     try:
-        pair = load_pair(config_path)
+        pair = load_pair(config_path, check_files=False)
     except ConfigError as error:
         return f"ha.ini is invalid, not serving: {error.problems[0]}"
     if StateStore(pair).load().role == PASSIVE:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import textwrap
 
 import pytest
@@ -128,3 +129,49 @@ def test_invalid_config_is_never_synced(folder):
     (folder / "server.ini").write_text(textwrap.dedent(SERVER) + "\n[services/broken]\n")
     with pytest.raises(ConfigError):
         load_config(folder)
+
+
+def test_serve_guard_needs_only_the_role_not_the_sync_keys(folder):
+    """`appliance serve` runs as the runtime's account, which may not read the sync
+    transport's private key: its passive check must not stumble on the key files."""
+    from appliance.ha.guard import passive_refusal
+
+    (folder / "ha.ini").write_text(pair_text(node="beta"))
+    (folder / "sync_key").unlink()
+    assert check_pair(folder), "the full check still wants the key"
+    refusal = passive_refusal(folder)
+    assert refusal is not None and "passive node" in refusal, refusal
+
+
+def test_unenterable_key_folder_is_a_problem_not_a_traceback(folder, monkeypatch):
+    import pathlib
+
+    (folder / "ha.ini").write_text(pair_text())
+    real_is_file = pathlib.Path.is_file
+
+    def is_file(path):
+        if path.name == "sync_key":
+            raise PermissionError(13, "Permission denied")
+        return real_is_file(path)
+
+    monkeypatch.setattr(pathlib.Path, "is_file", is_file)
+    problems = [str(problem) for problem in check_pair(folder)]
+    assert any(
+        ":ha:sync_private_key:" in p and "cannot be checked: Permission denied" in p
+        for p in problems
+    ), problems
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+def test_audit_files_an_ha_command_creates_belong_to_the_folder_owner(folder):
+    """HA commands run as root; the runtime (its own account) must still write the audit."""
+    from appliance.ha.audit import event_bus
+
+    data = folder / "data"
+    data.mkdir(exist_ok=True)
+    os.chown(data, 65534, 65534)
+    with event_bus(folder) as bus:
+        bus.emit(70001, "ha", generation=1, peer_node="beta", files=1)
+    database = data / "audit.db"
+    assert database.exists()
+    assert (database.stat().st_uid, database.stat().st_gid) == (65534, 65534)
