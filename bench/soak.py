@@ -1,6 +1,6 @@
 """Bounded load and soak on loopback: concurrent mixed SFTP, FTPS and HTTPS sessions.
 
-python bench/soak.py [--sessions 200] [--operations 20] [--logins 200] [--no-ldap]
+python bench/soak.py [--sessions 200] [--operations 20] [--logins 200] [--rounds 1] [--no-ldap]
 Starts the appliance (tests/running.py), runs `sessions` concurrent sessions (a third each
 SFTP, implicit FTPS, HTTPS), each doing `operations` upload/list/download/delete steps, then
 measures logins per second for local accounts and, against a real OpenLDAP slapd
@@ -171,11 +171,39 @@ def logins_per_second(port: int, count: int, user: str = USER, password: str = P
     return count / (time.perf_counter() - started)
 
 
+def run_round(app, sftp_ids: list[int], third: int, operations: int, stats: Stats, pid: int) -> int:
+    """One batch of concurrent sessions; returns the peak RSS seen meanwhile."""
+    threads = [
+        threading.Thread(target=sftp_sessions, args=(app.port("sftp"), sftp_ids, operations, stats))
+    ]
+    for i in range(third):
+        threads.append(
+            threading.Thread(target=ftps_session, args=(app.port("ftps"), i, operations, stats))
+        )
+        threads.append(
+            threading.Thread(target=https_session, args=(app.port("webs"), i, operations, stats))
+        )
+    peak = 0
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        peak = max(peak, rss_bytes(pid))
+        time.sleep(0.2)
+    return peak
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--operations", type=int, default=20)
     parser.add_argument("--logins", type=int, default=200)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the batch of sessions this many times; RSS after each round tells memory "
+        "the allocator keeps (flat after the first round) from a leak (grows every round)",
+    )
     parser.add_argument(
         "--ldap",
         action=argparse.BooleanOptionalAction,
@@ -203,31 +231,13 @@ def main() -> int:
         stats = Stats()
         third = args.sessions // 3
         sftp_ids = list(range(args.sessions - 2 * third))
-        threads = [
-            threading.Thread(
-                target=sftp_sessions, args=(app.port("sftp"), sftp_ids, args.operations, stats)
-            )
-        ]
-        for i in range(third):
-            threads.append(
-                threading.Thread(
-                    target=ftps_session, args=(app.port("ftps"), i, args.operations, stats)
-                )
-            )
-            threads.append(
-                threading.Thread(
-                    target=https_session, args=(app.port("webs"), i, args.operations, stats)
-                )
-            )
-        # fmt: skip
+        round_rss = []
         began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        while any(thread.is_alive() for thread in threads):
-            peak = max(peak, rss_bytes(pid))
-            time.sleep(0.2)
+        for _ in range(args.rounds):
+            peak = max(peak, run_round(app, sftp_ids, third, args.operations, stats, pid))
+            round_rss.append(rss_bytes(pid))
         elapsed = time.perf_counter() - began
-        end_rss = rss_bytes(pid)
+        end_rss = round_rss[-1]
         rate = logins_per_second(app.port("web"), args.logins)
         if not ldap_skipped:
             app.home(LDAP_USER).mkdir(parents=True, exist_ok=True)
@@ -236,7 +246,8 @@ def main() -> int:
     p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
     print(
         f"sessions {args.sessions} (sftp {len(sftp_ids)}, ftps {third}, https {third}), "
-        f"operations per session {args.operations} (upload+download+delete of 64 KiB)"
+        f"operations per session {args.operations} (upload+download+delete of 64 KiB), "
+        f"rounds {args.rounds}"
     )
     print(f"operations completed {len(latencies)} in {elapsed:.1f} s; errors {len(stats.errors)}")
     for error in stats.errors[:10]:
@@ -247,6 +258,8 @@ def main() -> int:
         f"RSS start {start_rss / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB, "
         f"growth {(end_rss - start_rss) / 2**20:.1f} MiB"
     )
+    if len(round_rss) > 1:
+        print("RSS after each round: " + ", ".join(f"{r / 2**20:.1f}" for r in round_rss) + " MiB")
     print(f"logins per second (local accounts, HTTP, 8 clients): {rate:.1f}")
     if ldap_rate is None:
         print(f"logins per second (LDAP accounts, HTTP, 8 clients): skipped ({ldap_skipped})")
