@@ -35,6 +35,25 @@ DSA = dsa.generate_private_key(key_size=1024)  # noqa: S505 - refused on purpose
 OTHER = ed25519.Ed25519PrivateKey.generate()
 
 
+def test_certificate_with_a_password_falls_back_to_the_password(aaa):
+    """FTPS sends a verified certificate and a password together: a certificate that maps to
+    no account (or to another one) must not lock its holder out of a password login; one
+    that maps to the account logs in whatever the password; failures count once."""
+    core, bus, client, _, ca = aaa
+    stranger = ca.issue("mallory", server=False)
+    result = core.authenticate(login("bob", "right", certificate=stranger.der))
+    assert result.accepted and result.account.name == "bob", result.reason
+    assert bus.last(20137).data["credential"] == "password"
+    result = core.authenticate(login("bob", "right", certificate=client.der))
+    assert result.accepted and result.account.name == "bob", result.reason
+    result = core.authenticate(login("carol", "anything", certificate=client.der))
+    assert result.accepted and result.account.name == "carol", result.reason
+    assert bus.last(20137).data["credential"] == "certificate"
+    failures = bus.ids().count(20021)
+    assert not core.authenticate(login("bob", "wrong", certificate=stranger.der)).accepted
+    assert bus.ids().count(20021) == failures + 1
+
+
 @pytest.mark.parametrize(
     ("key", "allowed"),
     [(ED, True), (EC, True), (RSA_OK, True), (RSA_SHORT, False)],

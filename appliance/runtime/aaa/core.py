@@ -6,6 +6,7 @@ a thread. It reads `context.config` on every call, so a reload applies to the ne
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 
@@ -78,24 +79,40 @@ class AAA:
             return self._failed(credentials, None, "the account is temporarily banned", count=False)
         if len(username) > MAX_USERNAME or _BAD_USERNAME.search(username):
             return self._failed(credentials, None, "the username is not acceptable")
-        reasons: list[str] = []
         checks_before = checks_in_this_thread()
-        for method_id in chain or self.chain_ids(credentials.service_id):
-            section = config.authentications.get(method_id)
-            if section is not None and not section.enabled:
-                continue
-            decision = self._ask(method_id, section, config, credentials)
-            if decision.verdict == PASS:
-                reasons.append(f"{method_id}: {decision.reason}")
-                continue
-            if decision.verdict != ACCEPT:
-                self._equalize_timing(credentials, checks_before)
-                return self._failed(credentials, method_id, decision.reason)
+        if credentials.kind == "certificate" and credentials.password is not None:
+            # FTPS: a verified client certificate and a password arrive together. The
+            # certificate is tried first; when no method accepts it, the password is judged
+            # as if no certificate had been shown (a CA-signed certificate that maps to no
+            # account must not lock its holder out of password logins).
+            method_id, decision, _ = self._first_decision(credentials, chain)
+            if decision is not None and decision.verdict == ACCEPT:
+                return self._accepted(credentials, method_id, decision, config)
+            credentials = dataclasses.replace(credentials, certificate=None)
+        method_id, decision, reasons = self._first_decision(credentials, chain)
+        if decision is not None and decision.verdict == ACCEPT:
             return self._accepted(credentials, method_id, decision, config)
         self._equalize_timing(credentials, checks_before)
+        if decision is not None:
+            return self._failed(credentials, method_id, decision.reason)
         return self._failed(
             credentials, None, "no authentication method accepted (" + "; ".join(reasons) + ")"
         )
+
+    def _first_decision(
+        self, credentials: Credentials, chain: list[str] | None
+    ) -> tuple[str | None, Decision | None, list[str]]:
+        """The first method of the chain that accepts or rejects, and why the others passed."""
+        reasons: list[str] = []
+        for method_id in chain or self.chain_ids(credentials.service_id):
+            section = self.config.authentications.get(method_id)
+            if section is not None and not section.enabled:
+                continue
+            decision = self._ask(method_id, section, self.config, credentials)
+            if decision.verdict != PASS:
+                return method_id, decision, reasons
+            reasons.append(f"{method_id}: {decision.reason}")
+        return None, None, reasons
 
     @staticmethod
     def _equalize_timing(credentials: Credentials, checks_before: int) -> None:
