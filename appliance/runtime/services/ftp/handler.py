@@ -7,6 +7,7 @@ and loop live on its own handler class, never on pyftpdlib's shared defaults.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from concurrent.futures import Future
 from functools import partial
@@ -117,6 +118,25 @@ class FTPSession(BoundedCommandLines, TransferCommands, TLS_FTPHandler):
 
     def tls_failed(self, channel: str) -> None:
         self.emit(10037, channel=channel)
+
+    def add_channel(self, map=None, events=None) -> None:  # noqa: A002 (pyftpdlib's name)
+        """pyftpdlib re-adds the session after a delayed reply (a failed login waits before
+        its 530); a session closed meanwhile (idle timeout) has no socket left to add."""
+        if getattr(self, "_closed", False):
+            return
+        try:
+            super().add_channel(map, events)
+        except OSError:
+            self.close()
+
+    def handle_error(self) -> None:
+        """A TLS error after the handshake (an alert, a record out of place) ends the session
+        with event 10037, like a failed handshake, not with pyftpdlib's logged traceback."""
+        if isinstance(sys.exc_info()[1], SSL.Error):
+            self.tls_failed("control")
+            self.close()
+            return
+        super().handle_error()
 
     def close(self) -> None:
         if not self._closed and not self._close_reported and self.remote_ip:
