@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import struct
@@ -41,7 +42,9 @@ def exchange(port: int, sent: bytes, *, starttls: bool = False, timeout: float =
                 if not reply.startswith(b"234"):
                     return b"AUTH refused: " + reply
             sock.sendall(sent)
-            sock.shutdown(socket.SHUT_WR)
+            # ENOTCONN: the server already answered the garbage by closing.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)
             while chunk := sock.recv(65536):
                 received += chunk
         except (ConnectionResetError, BrokenPipeError, TimeoutError):
