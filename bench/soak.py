@@ -35,7 +35,7 @@ from tests.security.site import PASSWORDS, rss_bytes, security_site  # noqa: E40
 
 USER, PASSWORD = "alice", PASSWORDS["alice"]
 LDAP_USER, LDAP_PASSWORD = "ldapuser", "ldapuser-pw-789"
-PEOPLE = f"ou=people,{lab_slapd.SUFFIX}"
+PEOPLE = lab_slapd.PEOPLE
 DATA = bytes(range(256)) * 256  # 64 KiB
 
 
@@ -124,17 +124,8 @@ def start_slapd(folder: Path) -> lab_slapd.Slapd:
     slapd.start()
     try:
         slapd.add(
-            f"""
-dn: {lab_slapd.SUFFIX}
-objectClass: dcObject
-objectClass: organization
-o: Example
-dc: example
-
-dn: {PEOPLE}
-objectClass: organizationalUnit
-ou: people
-
+            lab_slapd.BASE_ENTRIES
+            + f"""
 dn: uid={LDAP_USER},{PEOPLE}
 objectClass: inetOrgPerson
 uid: {LDAP_USER}

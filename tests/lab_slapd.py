@@ -16,6 +16,19 @@ SLAPD = "/usr/sbin/slapd"
 SUFFIX = "dc=example,dc=test"
 ROOT_DN = f"cn=admin,{SUFFIX}"
 ROOT_PASSWORD = "adminpw"
+PEOPLE = f"ou=people,{SUFFIX}"
+# The directory's root and its people folder: what every LDAP test adds first.
+BASE_ENTRIES = f"""
+dn: {SUFFIX}
+objectClass: dcObject
+objectClass: organization
+o: Example
+dc: example
+
+dn: {PEOPLE}
+objectClass: organizationalUnit
+ou: people
+"""
 
 
 def available() -> bool:

@@ -10,26 +10,17 @@ import pytest
 
 from tests.aaa_support import login, make_aaa
 from tests.lab_pki import CA
-from tests.lab_slapd import ROOT_DN, SUFFIX, Slapd, available, free_port
+from tests.lab_slapd import BASE_ENTRIES, PEOPLE, ROOT_DN, SUFFIX, Slapd, available, free_port
 
 pytestmark = pytest.mark.skipif(not available(), reason="slapd and ldap-utils are not installed")
 
-PEOPLE = f"ou=people,{SUFFIX}"
 GROUPS = f"ou=groups,{SUFFIX}"
 
 
 def entries(homes: Path) -> str:
-    return f"""
-dn: {SUFFIX}
-objectClass: dcObject
-objectClass: organization
-o: Example
-dc: example
-
-dn: {PEOPLE}
-objectClass: organizationalUnit
-ou: people
-
+    return (
+        BASE_ENTRIES
+        + f"""
 dn: {GROUPS}
 objectClass: organizationalUnit
 ou: groups
@@ -64,6 +55,7 @@ objectClass: simpleSecurityObject
 cn: appliance
 userPassword: service-secret
 """
+    )
 
 
 @pytest.fixture(scope="module")

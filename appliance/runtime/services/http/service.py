@@ -20,6 +20,16 @@ from appliance.runtime.services.http.state import HTTPState
 EXPIRY_SWEEP_SECONDS = 15
 
 
+def _report_refused_proxy(service, peer: tuple, reason: str) -> None:
+    """Event 40010: a trusted balancer's connection came without a valid PROXY header."""
+    service.context.bus.emit(
+        40010,
+        service.state.component,
+        peer=format_peer(*peer[:2]) if peer else None,
+        reason=reason,
+    )
+
+
 class HTTPService:
     """The browser file manager and JSON API over HTTP or HTTPS (service types http, https)."""
 
@@ -59,14 +69,7 @@ class HTTPService:
             return True  # a forwarded-for proxy: the ban check waits for the header
         return self.context.aaa.connection_allowed(address, self.state.component)
 
-    def _on_refused(self, peer: tuple, reason: str) -> None:
-        """Event 40010: a trusted balancer's connection came without a valid PROXY header."""
-        self.context.bus.emit(
-            40010,
-            self.state.component,
-            peer=format_peer(*peer[:2]) if peer else None,
-            reason=reason,
-        )
+    _on_refused = _report_refused_proxy
 
     async def start(self) -> None:
         options = self.section.options
@@ -115,14 +118,7 @@ class HTTPRedirectService:
     def listening(self) -> tuple[str, int]:
         return self.listener.address
 
-    def _on_refused(self, peer: tuple, reason: str) -> None:
-        """Event 40010: a trusted balancer's connection came without a valid PROXY header."""
-        self.context.bus.emit(
-            40010,
-            self.state.component,
-            peer=format_peer(*peer[:2]) if peer else None,
-            reason=reason,
-        )
+    _on_refused = _report_refused_proxy
 
     async def start(self) -> None:
         options = self.section.options
