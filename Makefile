@@ -17,6 +17,7 @@ lint:
 
 docs:
 	$(VENV)/bin/appliance events --catalogue-markdown > docs/events.md
+	$(VENV)/bin/python scripts/role-readmes
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
