@@ -13,7 +13,7 @@ from appliance import __version__
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    from appliance.config.demo import DEMO_ACCOUNT, init_demo
+    from appliance.config.demo import DEMO_ACCOUNT, DEMO_SUMMARY, init_demo
 
     try:
         password = init_demo(Path(args.directory), address=args.address)
@@ -22,7 +22,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
         return 1
     print(f"Demo configuration written to {args.directory}/server.ini")
     print(f"Account {DEMO_ACCOUNT!r}, password (shown once, stored only as a hash): {password}")
-    print("Services: FTP 10021, implicit FTPS 10990, SFTP/SCP 10022, HTTP 10080, HTTPS 10443")
+    print(f"Services: {DEMO_SUMMARY}")
     print(f"Start it with: appliance serve -c {args.directory}")
     return 0
 

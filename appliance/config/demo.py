@@ -18,6 +18,15 @@ from appliance.runtime.events.sinks.sqlite import open_audit_database
 
 DEMO_ACCOUNT = "demo"
 
+# 20000 + the protocol's usual port. No browser refuses any of them (the 10000 + port scheme
+# put HTTP on 10080, which Chromium and Firefox block: tests/unit/test_demo_ports.py).
+DEMO_PORTS = {"ftp": 20021, "ftps-implicit": 20990, "sftp": 20022, "http": 20080, "https": 20443}
+DEMO_PASSIVE_PORT_RANGES = {"ftp": "20100-20199", "ftps-implicit": "20200-20299"}
+DEMO_SUMMARY = (
+    f"FTP {DEMO_PORTS['ftp']}, implicit FTPS {DEMO_PORTS['ftps-implicit']}, "
+    f"SFTP/SCP {DEMO_PORTS['sftp']}, HTTP {DEMO_PORTS['http']}, HTTPS {DEMO_PORTS['https']}"
+)
+
 SERVER_INI = jinja2.Template(
     """\
 # Demo configuration written by `appliance init`. Every service listens on an
@@ -39,30 +48,30 @@ description = Accounts defined in this file.
 [services/ftp]
 type = ftp
 address = {{ address }}
-port = 10021
-passive_port_range = 10100-10199
+port = {{ ports["ftp"] }}
+passive_port_range = {{ passive["ftp"] }}
 
 [services/ftps-implicit]
 type = ftps-implicit
 address = {{ address }}
-port = 10990
-passive_port_range = 10200-10299
+port = {{ ports["ftps-implicit"] }}
+passive_port_range = {{ passive["ftps-implicit"] }}
 ftps_require_secured_data = yes
 
 [services/sftp]
 type = ssh
 address = {{ address }}
-port = 10022
+port = {{ ports["sftp"] }}
 
 [services/http]
 type = http
 address = {{ address }}
-port = 10080
+port = {{ ports["http"] }}
 
 [services/https]
 type = https
 address = {{ address }}
-port = 10443
+port = {{ ports["https"] }}
 
 [groups/users]
 description = Everyone: a private home folder under files/.
@@ -163,7 +172,11 @@ def init_demo(folder: Path, *, address: str = "127.0.0.1") -> str:
     password = secrets.token_urlsafe(12)
     (folder / "server.ini").write_text(
         SERVER_INI.render(
-            account=DEMO_ACCOUNT, password_hash=hash_password(password), address=address
+            account=DEMO_ACCOUNT,
+            password_hash=hash_password(password),
+            address=address,
+            ports=DEMO_PORTS,
+            passive=DEMO_PASSIVE_PORT_RANGES,
         ),
         encoding="utf-8",
     )

@@ -43,11 +43,11 @@ def test_init_writes_a_valid_demo_and_refuses_to_overwrite(tmp_path: Path):
         "https",
     }
     assert sorted(s["port"] for s in config.services.values()) == [
-        10021,
-        10022,
-        10080,
-        10443,
-        10990,
+        20021,
+        20022,
+        20080,
+        20443,
+        20990,
     ]
     stored = config.accounts["demo"]["password"]
     assert stored.startswith("$argon2id$") and verify_password(stored, password)
@@ -64,7 +64,7 @@ def test_init_writes_a_valid_demo_and_refuses_to_overwrite(tmp_path: Path):
 def _move_demo_to_free_ports(demo: Path) -> None:
     """The demo's fixed ports may be taken on a busy test machine: use free ones."""
     text = (demo / "server.ini").read_text()
-    for port in (10021, 10990, 10022, 10080, 10443):
+    for port in (20021, 20990, 20022, 20080, 20443):
         text = text.replace(f"port = {port}\n", f"port = {free_port()}\n")
     (demo / "server.ini").write_text(text)
 

@@ -1,11 +1,11 @@
-"""ansible-lint (production profile) and yamllint over roles, playbooks and the lab inventory."""
+"""ansible-lint (production profile) and yamllint over roles, playbooks, inventory, schemas."""
 
 from tests.conftest import REPO
 from tests.roles.conftest import run, tool
 
 
 def test_yamllint_is_clean():
-    result = run([tool("yamllint"), "--strict", "roles", "playbooks", "inventory", "schemas/roles"])
+    result = run([tool("yamllint"), "--strict", "roles", "playbooks", "inventory", "schemas"])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
