@@ -38,6 +38,7 @@ MAGIC_VARIABLES = {
     "ansible_facts": {"os_family": "Debian"},
     "inventory_hostname": "node-a",
     "playbook_dir": str(REPO / "playbooks"),
+    "role_path": str(REPO / "roles" / "appliance"),
 }
 
 
@@ -72,7 +73,12 @@ def _resolve(variables: dict) -> dict:
 
 
 def _defaults(role: str) -> dict:
-    return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+    """The role's defaults, but those that pick the wheels' platform: they ask the control
+    node and the host's facts (Ansible lookups), and no unit names them."""
+    defaults = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+    return {
+        name: value for name, value in defaults.items() if not name.startswith("appliance_wheel_")
+    }
 
 
 def render_units(folder: Path, services: dict) -> dict[str, Path]:
@@ -89,6 +95,7 @@ def render_units(folder: Path, services: dict) -> dict[str, Path]:
     variables = _resolve(
         {
             **MAGIC_VARIABLES,
+            **_defaults("appliance_service"),
             **_defaults("appliance"),
             **_defaults("appliance_ha"),
             "appliance_venv_dir": str(venv),
