@@ -3,7 +3,8 @@
 
 ini_section: `type` first, the other options sorted by name; a list one item a line (its
 order is kept: permissions and chains are ordered), booleans as yes/no; options that are
-None, "" or [] are left out. The same input always gives the same bytes, so a re-run changes nothing.
+None, "" or [] are left out. The same input always gives the same bytes, so a re-run
+changes nothing.
 """
 
 from __future__ import annotations
