@@ -93,7 +93,7 @@ def _require_roles() -> None:
 
 
 @pytest.mark.timeout(1500)
-@pytest.mark.parametrize("scenario", ["default", "container", "ha"])
+@pytest.mark.parametrize("scenario", ["default", "debian13", "container", "ha"])
 def test_molecule_scenario(scenario: str, network_before) -> None:
     """create, converge, idempotence (zero changes), verify, destroy: all green."""
     _require_roles()
