@@ -13,7 +13,9 @@ import difflib
 import ftplib
 import hashlib
 import io
+import itertools
 import os
+import re
 import shlex
 import socket
 import ssl
@@ -27,6 +29,7 @@ import paramiko
 import pytest
 
 HERE = Path(__file__).resolve().parent
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", HERE.parents[2]))
 WILDCARDS = ("0.0.0.0", "::", "")
 
 
@@ -125,6 +128,31 @@ def test_server_ini_matches_a_local_render_of_the_inventory(appliance, tmp_path)
                 f"{appliance.config_dir / relative} on {hostname} differs from the local "
                 "render of the same inventory:\n" + "\n".join(diff)
             )
+
+
+def test_drift_report_is_clean_on_the_converged_host(appliance) -> None:
+    """playbooks/drift.yml (check mode, diffs) finds nothing to change on this host."""
+    hostname = appliance.variables["inventory_hostname"]
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    assert inventory, "run through `molecule verify` (MOLECULE_INVENTORY_FILE is not set)"
+    result = subprocess.run(
+        ["ansible-playbook", "-i", inventory, "--limit", hostname,
+         str(PROJECT / "playbooks" / "drift.yml")],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, f"drift.yml failed:\n{result.stdout[-6000:]}\n{result.stderr}"
+    recap = re.search(
+        rf"^{re.escape(hostname)}\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout, re.MULTILINE
+    )
+    assert recap, result.stdout[-3000:]
+    lines = [
+        line for line in result.stdout.splitlines() if line.startswith(("TASK [", "changed:"))
+    ]
+    changed_tasks = [
+        task for task, line in itertools.pairwise(lines)
+        if task.startswith("TASK [") and line.startswith("changed:")
+    ]  # fmt: skip
+    assert recap[1] == "0", f"drift.yml reports changes on a converged host: {changed_tasks}"
 
 
 def _key_files(appliance) -> set[str]:
