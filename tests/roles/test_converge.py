@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.roles.conftest import REPO, run, tool
+from tests.roles.conftest import REPO, local_target, run, tool
 
 SLAPD_CONF = """\
 include /etc/ldap/schema/core.schema
@@ -118,19 +118,7 @@ def test_site_converges_locally_and_is_idempotent(tmp_path, slapd, receivers):
     )
     syslog_port = receivers["syslog"].getsockname()[1]
     overrides = {
-        "appliance_install_dir": f"{prefix}/opt/appliance",
-        "appliance_config_dir": f"{prefix}/etc/appliance",
-        "appliance_data_dir": f"{prefix}/var/lib/appliance",
-        "appliance_log_dir": f"{prefix}/var/log/appliance",
-        "appliance_files_dir": f"{prefix}/srv/appliance",
-        "appliance_wheelhouse": str(REPO / "build" / "wheelhouse"),
-        "appliance_python": getattr(sys, "_base_executable", sys.executable),
-        "appliance_user": "root",
-        "appliance_group": "root",
-        "appliance_manage_user": False,
-        "appliance_manage_packages": False,
-        "appliance_service_manager": "none",
-        "appliance_pki_manage_packages": False,
+        **local_target(prefix, REPO / "build" / "wheelhouse"),
         "appliance_ldap_urls": [slapd],
         "appliance_ldap_service_bind_dn": "cn=admin,dc=example,dc=test",
         "appliance_ldap_service_password": "adminpw",
@@ -140,11 +128,6 @@ def test_site_converges_locally_and_is_idempotent(tmp_path, slapd, receivers):
         "appliance_logging_smtp_address": "127.0.0.1",
         "appliance_logging_smtp_port": receivers["smtp_port"],
         "appliance_logging_smtp_security": "none",
-        "dmz_firewall_apply": False,
-        "dmz_firewall_manage_packages": False,
-        "dmz_firewall_load_at_boot": False,
-        "dmz_firewall_ruleset_path": f"{prefix}/etc/nftables.d/appliance-dmz.nft",
-        "dmz_firewall_check_command": "unshare -rn nft -c -f %s",
     }
     extra = tmp_path / "extra.json"
     extra.write_text(json.dumps(overrides))

@@ -96,9 +96,7 @@ class Appliance:
         return value if value.startswith("/") else str(self.config_dir / value)
 
     def cli(self, *arguments: str) -> str:
-        command = " ".join(
-            shlex.quote(a) for a in (self.variables["lab_cli"], *arguments)
-        )
+        command = " ".join(shlex.quote(a) for a in (self.variables["lab_cli"], *arguments))
         return self.host.check_output(command)
 
 

@@ -145,9 +145,7 @@ def test_drift_report_is_clean_on_the_converged_host(appliance) -> None:
         rf"^{re.escape(hostname)}\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout, re.MULTILINE
     )
     assert recap, result.stdout[-3000:]
-    lines = [
-        line for line in result.stdout.splitlines() if line.startswith(("TASK [", "changed:"))
-    ]
+    lines = [line for line in result.stdout.splitlines() if line.startswith(("TASK [", "changed:"))]
     changed_tasks = [
         task for task, line in itertools.pairwise(lines)
         if task.startswith("TASK [") and line.startswith("changed:")
