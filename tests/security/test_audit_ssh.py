@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-
-import pytest
+import sys
+from pathlib import Path
 
 from tests.security.site import PASSWORDS
 from tests.ssh_support import account_section, ssh_appliance
 
-pytestmark = pytest.mark.skipif(shutil.which("ssh-audit") is None, reason="pip install ssh-audit")
+# ssh-audit comes with the test extra, in the virtualenv that runs pytest (not always on PATH).
+SSH_AUDIT = Path(sys.executable).parent / "ssh-audit"
 
 
 def failures(report: dict) -> list[str]:
@@ -23,10 +23,12 @@ def failures(report: dict) -> list[str]:
 
 
 def test_ssh_audit_reports_no_failure(tmp_path):
+    assert SSH_AUDIT.exists(), f"{SSH_AUDIT} is missing; expected it from pyproject's test extra"
     accounts = account_section("alice", password=PASSWORDS["alice"])
     with ssh_appliance(tmp_path, accounts) as app:
         result = subprocess.run(
-            ["ssh-audit", "--json", "--skip-rate-test", "-p", str(app.port("sftp")), "127.0.0.1"],
+            [str(SSH_AUDIT), "--json", "--skip-rate-test",
+             "-p", str(app.port("sftp")), "127.0.0.1"],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     report = json.loads(result.stdout)
