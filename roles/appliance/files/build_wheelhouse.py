@@ -97,6 +97,13 @@ def expand_platforms(platforms: list[str]) -> list[str]:
     return list(dict.fromkeys(expanded))
 
 
+# Platform tag (its machine part in the one group) -> os_name, sys_platform, platform_system.
+POSIX_PLATFORMS = [
+    (r"(?:manylinux_\d+_\d+|musllinux_\d+_\d+|manylinux\d+|linux)_(\w+)", "linux", "Linux"),
+    (r"macosx_\d+_\d+_(\w+)", "darwin", "Darwin"),
+]
+
+
 def platform_markers(tag: str) -> dict[str, str]:
     """The marker variables (PEP 508) of a host whose wheels carry this platform tag."""
     windows = {"win_amd64": "AMD64", "win32": "x86", "win_arm64": "ARM64"}
@@ -107,22 +114,15 @@ def platform_markers(tag: str) -> dict[str, str]:
             "platform_system": "Windows",
             "platform_machine": windows[tag],
         }
-    linux = re.fullmatch(r"(?:manylinux_\d+_\d+|musllinux_\d+_\d+|manylinux\d+|linux)_(\w+)", tag)
-    if linux:
-        return {
-            "os_name": "posix",
-            "sys_platform": "linux",
-            "platform_system": "Linux",
-            "platform_machine": linux[1],
-        }
-    mac = re.fullmatch(r"macosx_\d+_\d+_(\w+)", tag)
-    if mac:
-        return {
-            "os_name": "posix",
-            "sys_platform": "darwin",
-            "platform_system": "Darwin",
-            "platform_machine": mac[1],
-        }
+    for pattern, sys_platform, system in POSIX_PLATFORMS:
+        match = re.fullmatch(pattern, tag)
+        if match:
+            return {
+                "os_name": "posix",
+                "sys_platform": sys_platform,
+                "platform_system": system,
+                "platform_machine": match[1],
+            }
     raise WheelhouseError(f"--platform {tag}: cannot tell which operating system it is")
 
 
