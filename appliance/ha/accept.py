@@ -24,6 +24,10 @@ from appliance.ha.manifest import (
 from appliance.ha.state import ACTIVE, StateStore, iso, now, write_atomically
 from appliance.runtime.events.bus import EventBus
 
+if POSIX:
+    import grp
+    import pwd
+
 MANIFEST = "manifest.json"
 BLOBS = "blobs"
 
@@ -47,11 +51,33 @@ def _check_blobs(manifest: Manifest, folder: Path) -> list[str]:
     return problems
 
 
+def _ownership_problems(manifest: Manifest) -> list[str]:
+    """An unprivileged sync account can only install files that it owns, in its groups."""
+    if not POSIX or os.geteuid() == 0:
+        return []
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    my_groups = {_group_name(gid) for gid in {os.getegid(), *os.getgroups()}}
+    return [
+        f"{entry.path} is owned by {entry.owner}:{entry.group} on {manifest.source_node}; "
+        f"the sync account {me} installs only files owned by {me} and one of its groups: "
+        f"chown {me} it there"
+        for entry in manifest.entries
+        if entry.owner and (entry.owner != me or entry.group not in my_groups)
+    ]
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:  # a group id without a name, as manifest.describe() records it
+        return str(gid)
+
+
 def _install_file(target: Path, source: Path, mode: str, owner: str, group: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(target, source.read_bytes(), int(mode, 8))
-    if POSIX and owner and os.geteuid() == 0:
-        shutil.chown(target, owner, group)
+    if POSIX and owner:
+        shutil.chown(target, owner if os.geteuid() == 0 else None, group)
 
 
 def install(manifest: Manifest, blobs: Path, root: Path, previous: Manifest | None) -> None:
@@ -89,7 +115,7 @@ def accept(store: StateStore, generation: int, bus: EventBus) -> Outcome:
             f"generation {manifest.generation} is not newer than {state.generation}",
             manifest.source_node,
         )
-    problems = _check_blobs(manifest, incoming)
+    problems = _check_blobs(manifest, incoming) + _ownership_problems(manifest)
     if problems:
         return refuse("; ".join(problems), manifest.source_node)
     previous = _load_current(store, state.generation)

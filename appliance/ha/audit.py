@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from appliance.config import ConfigError, load_config
+from appliance.ha.ownership import give_files_to_folder_owner
 from appliance.runtime.events.bus import EventBus
 from appliance.runtime.events.setup import build_sinks
 from appliance.runtime.events.sinks.textlog import format_line
@@ -28,22 +28,6 @@ def event_bus(config_folder: Path, *, echo: bool = False) -> Iterator[EventBus]:
         yield bus
     finally:
         bus.close()
-        _give_to_folder_owner(
-            [sink.path for sink in sinks if isinstance(getattr(sink, "path", None), Path)]
+        give_files_to_folder_owner(
+            sink.path for sink in sinks if isinstance(getattr(sink, "path", None), Path)
         )
-
-
-def _give_to_folder_owner(paths: list[Path]) -> None:
-    """HA commands run as root; the audit files they create belong to the owner of their
-    folder (the runtime's account), or `appliance serve` could not write them after a
-    promotion."""
-    if os.name != "posix" or os.geteuid() != 0:
-        return
-    for path in paths:
-        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            try:
-                folder, found = file.parent.stat(), file.stat()
-                if (found.st_uid, found.st_gid) != (folder.st_uid, folder.st_gid):
-                    os.chown(file, folder.st_uid, folder.st_gid)
-            except FileNotFoundError:
-                continue

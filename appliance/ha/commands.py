@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from appliance.config import ConfigError
+from appliance.ha.ownership import give_tree_to_folder_owner
 from appliance.ha.pair import check_pair, load_pair
 from appliance.ha.state import StateStore
 from appliance.ha.transport import TransportError
@@ -134,8 +135,19 @@ def _guarded(function):
             for problem in error.problems:
                 print(problem, file=sys.stderr)
             return 1
+        finally:
+            _hand_state_to_its_owner(Path(args.config))
 
     return run
+
+
+def _hand_state_to_its_owner(config: Path) -> None:
+    """What a command run as root wrote in the state folder goes to the folder's owner."""
+    try:
+        state_folder = load_pair(config).state_folder
+    except (ConfigError, OSError):
+        return
+    give_tree_to_folder_owner(state_folder)
 
 
 def add_ha_parser(commands: argparse._SubParsersAction) -> None:

@@ -160,7 +160,7 @@ def test_site_converges_locally_and_is_idempotent(tmp_path, slapd, receivers):
 
     keys = config / "keys"
     for name in ("ssh_host_ed25519_key", "ssh_host_rsa_key", "tls.pem", "smtp-password"):
-        assert stat.S_IMODE((keys / name).stat().st_mode) == 0o600, name
+        assert stat.S_IMODE((keys / name).stat().st_mode) == 0o640, name
     assert "bind as cn=admin,dc=example,dc=test succeeded" in first.stdout
     assert "SHA256:" in first.stdout  # fingerprints reported
     assert "sent test event 60004" in first.stdout
@@ -171,7 +171,7 @@ def test_site_converges_locally_and_is_idempotent(tmp_path, slapd, receivers):
     while not receivers["mail"] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert receivers["mail"], "the test event did not arrive by SMTP"
-    # The password came from the vault through a 0600 file, never from server.ini.
+    # The password came from the vault through a 0640 file, never from server.ini.
     assert receivers["logins"] == [(b"appliance", b"lab-smtp-password")]
 
     ruleset = Path(overrides["dmz_firewall_ruleset_path"]).read_text()

@@ -129,7 +129,8 @@ def _add_account(node: Node) -> None:
     text = f"[accounts/{ACCOUNT}]\ngroups = users\npassword = {hashed}\n"
     node.host.run_expect(
         [0],
-        f"printf %s {shlex.quote(text)} > {fragment} && chown root:appliance {fragment} && "
+        f"printf %s {shlex.quote(text)} > {fragment} && "
+        f"chown --reference={node.config_dir / 'server.ini'} {fragment} && "
         f"chmod 0640 {fragment} && {shlex.quote(node.cli)} validate {node.config_dir} && "
         "systemctl reload appliance",
     )
@@ -140,6 +141,24 @@ def pair() -> tuple[Node, Node]:
     inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
     assert inventory, "run through `molecule verify` (MOLECULE_INVENTORY_FILE is not set)"
     return Node(ACTIVE, inventory), Node(PASSIVE, inventory)
+
+
+def test_the_sync_runs_unprivileged_on_both_nodes(pair) -> None:
+    """The sync account: not root, no capability, owns the configuration; root takes no key."""
+    for node in pair:
+        unit = node.host.check_output(
+            "systemctl show appliance-ha-sync.service -p User -p Group -p CapabilityBoundingSet"
+        )
+        assert "User=appliance-sync" in unit and "Group=appliance" in unit, unit
+        assert "CapabilityBoundingSet=\n" in unit + "\n", unit
+        account = node.host.user("appliance-sync")
+        assert account.exists and account.uid != 0 and account.groups == ["appliance"]
+        config = node.host.file(str(node.config_dir / "server.ini"))
+        assert (config.user, config.group, config.mode) == ("appliance-sync", "appliance", 0o640)
+        root_keys = node.host.run("cat /root/.ssh/authorized_keys")
+        assert "appliance_ha sync key" not in root_keys.stdout, root_keys.stdout
+        sync_keys = node.host.file("/var/lib/appliance-sync/.ssh/authorized_keys")
+        assert sync_keys.user == "appliance-sync" and "restrict" in sync_keys.content_string
 
 
 def test_dr_drill_promote_and_failback(pair, tmp_path) -> None:

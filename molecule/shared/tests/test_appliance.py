@@ -168,15 +168,18 @@ def _key_files(appliance) -> set[str]:
 
 
 def test_key_files_are_private(appliance) -> None:
+    """Private keys belong to the configuration's owner; the runtime only reads them (group)."""
     keys = _key_files(appliance)
     assert keys, "server.ini names no SSH host key and no TLS private key"
-    owner = appliance.variables.get("lab_user")
+    owner = appliance.variables.get("lab_config_owner", "root")
+    group = appliance.variables.get("lab_group", "appliance")
     for key in sorted(keys):
         file = appliance.host.file(key)
         assert file.is_file, f"{key} is missing"
-        assert file.mode == 0o600, f"{key} has mode {file.mode:04o}, expected 0600"
-        if owner:
-            assert file.user == owner, f"{key} is owned by {file.user}, expected {owner}"
+        assert file.mode == 0o640, f"{key} has mode {file.mode:04o}, expected 0640"
+        assert (file.user, file.group) == (owner, group), (
+            f"{key} is owned by {file.user}:{file.group}, expected {owner}:{group}"
+        )
 
 
 # -- real clients, from the controller -----------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 from appliance.runtime.events.event import Event
 from appliance.runtime.events.filters import EventFilter
 from appliance.runtime.events.sinks.base import Sink
+from appliance.runtime.events.sinks.group_files import share_with_group
 
 SCHEMA_VERSION = 1
 
@@ -35,6 +36,7 @@ def open_audit_database(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) the audit database with the settings every writer uses."""
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, check_same_thread=False, timeout=30)
+    share_with_group(path)  # before WAL: SQLite gives the -wal and -shm files its mode
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")
     connection.executescript(SCHEMA)

@@ -7,6 +7,7 @@ from pathlib import Path
 from appliance.runtime.events.event import Event
 from appliance.runtime.events.filters import EventFilter
 from appliance.runtime.events.sinks.base import Sink
+from appliance.runtime.events.sinks.group_files import share_with_group
 
 
 def format_line(event: Event) -> str:
@@ -28,6 +29,7 @@ class TextLogSink(Sink):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("a", encoding="utf-8")
+        share_with_group(self.path)
         super().__init__(handler_id, event_filter)
 
     def deliver(self, batch: list[Event]) -> None:
