@@ -114,6 +114,7 @@ def _playbook(name: str, *extra: str) -> subprocess.CompletedProcess:
     """One of the project's playbooks on the pair; results printed as JSON (parsed below)."""
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
     env = {**os.environ, "ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_NOCOLOR": "1"}
+    env.pop("ANSIBLE_FORCE_COLOR", None)  # Molecule sets it on a terminal; it beats NOCOLOR
     return subprocess.run(
         ["ansible-playbook", "-i", inventory, str(PROJECT / "playbooks" / name), *extra],
         capture_output=True, text=True, timeout=600, check=False, env=env,

@@ -135,10 +135,12 @@ def test_drift_report_is_clean_on_the_converged_host(appliance) -> None:
     hostname = appliance.variables["inventory_hostname"]
     inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
     assert inventory, "run through `molecule verify` (MOLECULE_INVENTORY_FILE is not set)"
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1"}
+    env.pop("ANSIBLE_FORCE_COLOR", None)  # Molecule sets it on a terminal; it beats NOCOLOR
     result = subprocess.run(
         ["ansible-playbook", "-i", inventory, "--limit", hostname,
          str(PROJECT / "playbooks" / "drift.yml")],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True, text=True, timeout=600, check=False, env=env,
     )  # fmt: skip
     assert result.returncode == 0, f"drift.yml failed:\n{result.stdout[-6000:]}\n{result.stderr}"
     recap = re.search(
