@@ -166,6 +166,13 @@ def test_ha_sync_service_exposure(tmp_path):
     assert level <= HA_SYNC_MAX_EXPOSURE, f"exposure {level}:\n{findings}"
 
 
+def test_ha_sync_runs_as_the_unprivileged_sync_account(tmp_path):
+    unit = render_units(tmp_path, {})["appliance-ha-sync.service"].read_text().splitlines()
+    assert "User=appliance-sync" in unit and "Group=appliance" in unit
+    assert "CapabilityBoundingSet=" in unit and "AmbientCapabilities=" in unit  # none at all
+    assert not [line for line in unit if line.startswith("SystemCallFilter=@chown")]
+
+
 def test_only_enabled_ports_below_1024_get_cap_net_bind_service(tmp_path):
     unprivileged = render_units(tmp_path / "a", UNPRIVILEGED)["appliance.service"].read_text()
     privileged = render_units(tmp_path / "b", PRIVILEGED)["appliance.service"].read_text()
