@@ -176,19 +176,23 @@ def test_converge_and_drift_from_the_installed_collection(installed, tmp_path):
     assert clean.returncode == 0, clean.stdout[-8000:] + clean.stderr[-3000:]
     assert _recap(clean.stdout)["changed"] == 0, _changed_tasks(clean.stdout)
 
-    # Hand edits: a changed option in server.ini, and a private key made world-readable.
+    # Hand edits: a changed option in server.ini, a private key made world-readable, and a
+    # fragment no role writes.
     text = server_ini.read_text()
     server_ini.write_text(text.replace("port = 2022", "port = 2023"))
     (config / "keys" / "tls.pem").chmod(0o644)
+    (config / "server.d" / "99-by-hand.ini").write_text("[groups/extra]\n")
     drifted = playbook("drift")
     assert drifted.returncode == 0, drifted.stdout[-8000:] + drifted.stderr[-3000:]
     changed = _changed_tasks(drifted.stdout)
     assert changed == [
         "appliance.mft.appliance_pki : Install the TLS PEM (key, then chain)",
         "appliance.mft.appliance : Install server.ini once appliance validate accepts it",
+        "Report fragments that no role manages",
     ], changed
     shown = drifted.stdout
     assert "-port = 2023" in shown and "+port = 2022" in shown, shown[-6000:]
+    assert "99-by-hand.ini" in shown, shown[-6000:]
     # Nothing secret in what an auditor reads: no hash, no key material.
     assert hashed not in drifted.stdout and "$argon2" not in drifted.stdout
     assert "PRIVATE KEY" not in drifted.stdout
