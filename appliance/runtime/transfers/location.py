@@ -82,4 +82,4 @@ class Location(ABC):
 
 
 def join(folder: str, name: str) -> str:
-    return posixpath.join(folder, name) if folder not in ("", "/", ".") else name
+    return posixpath.join(folder, name) if folder not in ("", ".") else name

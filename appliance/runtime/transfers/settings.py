@@ -49,9 +49,9 @@ def transfer_plan(section: Section, config: Config) -> TransferPlan:
     return TransferPlan(
         id=section.id,
         source=source if source in config.locations else _folder_location_id(section.id),
-        source_path=section["source_path"].strip("/"),
+        source_path=_folder(section["source_path"]),
         destination=section["destination"],
-        destination_path=section["destination_path"],
+        destination_path=_folder(section["destination_path"]),
         match=MatchExpression(section["match"]),
         trigger=section["trigger"],
         interval=section.options.get("interval"),
@@ -65,6 +65,11 @@ def transfer_plan(section: Section, config: Config) -> TransferPlan:
         retry_max_delay=section["retry_max_delay"],
         enabled=section.enabled,
     )
+
+
+def _folder(path: str) -> str:
+    """A folder option without its trailing slash; "/" stays the root."""
+    return path if path in ("", "/") else path.rstrip("/")
 
 
 def _folder_location_id(transfer_id: str) -> str:
