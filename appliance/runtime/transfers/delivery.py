@@ -37,6 +37,10 @@ class PermanentTransferError(TransferError):
     """Retrying cannot help (the source file is gone)."""
 
 
+class SourceChanged(TransferError):
+    """The source file is not the one queued any more: its new version is queued anew."""
+
+
 @dataclass(frozen=True)
 class Delivery:
     bytes: int
@@ -67,7 +71,7 @@ async def deliver(
     if source_size is None:
         raise PermanentTransferError("the source file is gone")
     if source_size != record.size:
-        raise TransferError(
+        raise SourceChanged(
             f"the source file changed since it was queued ({source_size} bytes, "
             f"expected {record.size})"
         )

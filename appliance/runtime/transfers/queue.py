@@ -153,6 +153,11 @@ class TransferQueue:
         """An attempt interrupted by a stop or a reload: due again at once, attempt kept."""
         self._set(record.id, state=RETRY, next_attempt=time.time())
 
+    def drop(self, record: QueuedFile) -> None:
+        """Forget one file (superseded by a newer version of it)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM files WHERE id = ?", (record.id,))
+
     def _set(self, record_id: int, **values: object) -> None:
         values["updated"] = time.time()
         # Column names come from this module's callers, values are bound.

@@ -17,6 +17,7 @@ from pathlib import Path
 from appliance.runtime.transfers.delivery import (
     Delivery,
     PermanentTransferError,
+    SourceChanged,
     deliver,
     final_name,
 )
@@ -171,6 +172,10 @@ class TransferRunner:
             raise
         except PermanentTransferError as error:
             self._fail(record, str(error))
+        except SourceChanged as error:
+            log.info("transfer %s: %s: %s", self.plan.id, record.source_path, error)
+            self.queue.drop(record)
+            await self._scan_logged()
         except (OSError, LocationError) as error:
             self._retry_or_fail(record, str(error) or error.__class__.__name__)
         except Exception as error:  # a bug must not kill the runner: the file is retried
