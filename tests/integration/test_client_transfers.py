@@ -344,3 +344,57 @@ def test_cli_run_retry_status_and_forget_with_the_appliance_stopped(tmp_path, ss
     unknown = cli("run", "nope")
     assert unknown.returncode == 1 and "no [transfers/nope]" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_dmz_flow_inbox_dispatched_to_outbox_then_pushed(tmp_path, sshd):
+    """docs/transfers.md's example: upload to /Inbox, the dispatcher moves, a transfer pushes."""
+    outbox, remote = tmp_path / "outbox", tmp_path / "internal-inbox"
+    outbox.mkdir()
+    inbox = tmp_path / "appliance" / "files" / "alice" / "Inbox"
+    inbox.mkdir(parents=True)
+    extra = (
+        textwrap.dedent(f"""\
+        [event-handlers/dispatch]
+        type = file-dispatcher
+        dispatch_rules = move, /Inbox/*.csv, {outbox}
+
+        """)
+        + sftp_location(sshd, sshd.client_key)
+        + transfer(
+            "internal",
+            source=outbox,
+            destination="partner",
+            destination_path=remote,
+            match="*.csv",
+            trigger="event",
+            after="archive",
+            archive_path="sent",
+        )
+    )
+    with appliance(tmp_path, extra, accounts=account_section("alice")) as app:
+        client = paramiko_client(app, password=PASSWORD)
+        try:
+            with client.open_sftp() as sftp, sftp.open("/Inbox/ledger.csv", "wb") as handle:
+                handle.write(b"1;2;3\n" * 50_000)
+        finally:
+            client.close()
+        completed(app, "ledger.csv")
+        assert (remote / "ledger.csv").read_bytes() == b"1;2;3\n" * 50_000
+        wait_for(lambda: (outbox / "sent" / "ledger.csv").exists(), timeout=DEADLINE)
+        assert not (inbox / "ledger.csv").exists()
+
+
+def test_a_transfer_added_by_a_reload_starts_working(tmp_path, sshd):
+    outbox, remote = tmp_path / "outbox", tmp_path / "remote-inbox"
+    outbox.mkdir()
+    (outbox / "waiting.bin").write_bytes(b"w" * 4096)
+    app = appliance(tmp_path, "")
+    with app:
+        app.extra += sftp_location(sshd, sshd.client_key) + transfer(
+            source=outbox, destination="partner", destination_path=remote, trigger="event"
+        )
+        app.write_config()
+        app.reload()
+        app.wait_event(20080, timeout=DEADLINE)
+        completed(app, "waiting.bin")  # found by the scan a new event transfer starts with
+        assert (remote / "waiting.bin").read_bytes() == b"w" * 4096
