@@ -75,6 +75,23 @@ def sftp_location(server: LoopbackSshd, key: ClientKey, host_key: str | None = N
         """)
 
 
+def push_setup(
+    tmp_path: Path,
+    server: LoopbackSshd,
+    key: ClientKey,
+    host_key: str | None = None,
+    **options: object,
+) -> tuple[Path, Path, str]:
+    """A local outbox, the remote folder and the INI text of a push of one to the other."""
+    outbox, remote = tmp_path / "outbox", tmp_path / "remote-inbox"
+    outbox.mkdir()
+    remote.mkdir()
+    extra = sftp_location(server, key, host_key) + transfer(
+        source=outbox, destination="partner", destination_path=remote, **options
+    )
+    return outbox, remote, extra
+
+
 def transfer(name: str = "push", **options: object) -> str:
     lines = [f"[transfers/{name}]"] + [f"{key} = {value}" for key, value in options.items()]
     return "\n".join(lines) + "\n"
@@ -94,13 +111,21 @@ def completed(app: RunningAppliance, name: str, how: str | None = None) -> dict:
     )
 
 
+def upload_as_alice(app: RunningAppliance, path: str, data: bytes) -> None:
+    """Through the appliance's own SFTP service, as a partner would."""
+    client = paramiko_client(app, password=PASSWORD)
+    try:
+        with client.open_sftp() as sftp, sftp.open(path, "wb") as handle:
+            handle.write(data)
+    finally:
+        client.close()
+
+
 def test_push_to_sftp_with_key_and_pinned_host_key_then_archive(tmp_path, sshd):
-    outbox, remote = tmp_path / "outbox", tmp_path / "remote-inbox"
-    outbox.mkdir()
-    extra = sftp_location(sshd, sshd.client_key) + transfer(
-        source=outbox,
-        destination="partner",
-        destination_path=remote,
+    outbox, remote, extra = push_setup(
+        tmp_path,
+        sshd,
+        sshd.client_key,
         match="*.bin",
         trigger="interval",
         interval=1,
@@ -159,13 +184,11 @@ def test_a_wrong_pinned_host_key_is_refused_and_nothing_is_sent(tmp_path, sshd):
     import asyncssh
 
     impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
-    outbox, remote = tmp_path / "outbox", tmp_path / "remote-inbox"
-    outbox.mkdir()
-    remote.mkdir()
-    extra = sftp_location(sshd, sshd.client_key, " ".join(impostor.split()[:2])) + transfer(
-        source=outbox,
-        destination="partner",
-        destination_path=remote,
+    outbox, remote, extra = push_setup(
+        tmp_path,
+        sshd,
+        sshd.client_key,
+        host_key=" ".join(impostor.split()[:2]),
         trigger="interval",
         interval=1,
         retries=0,
@@ -191,12 +214,10 @@ def test_a_wrong_pinned_host_key_is_refused_and_nothing_is_sent(tmp_path, sshd):
 
 def test_remote_down_when_the_file_arrives_is_delivered_after_a_retry(tmp_path, sshd):
     later = LoopbackSshd(tmp_path / "later-sshd", sshd.client_key.public_line)
-    outbox, remote = tmp_path / "outbox", tmp_path / "remote-inbox"
-    outbox.mkdir()
-    extra = sftp_location(later, sshd.client_key) + transfer(
-        source=outbox,
-        destination="partner",
-        destination_path=remote,
+    outbox, remote, extra = push_setup(
+        tmp_path,
+        later,
+        sshd.client_key,
         trigger="interval",
         interval=1,
         retries=100,
@@ -206,7 +227,7 @@ def test_remote_down_when_the_file_arrives_is_delivered_after_a_retry(tmp_path, 
     with appliance(tmp_path, extra) as app:
         (outbox / "late.bin").write_bytes(b"late" * 50_000)
         app.wait_event(80004, timeout=DEADLINE)
-        assert not remote.exists() or list(remote.iterdir()) == []
+        assert list(remote.iterdir()) == []
         with later:
             event = completed(app, "late.bin")
         assert event["data"]["attempt"] > 1
@@ -225,12 +246,7 @@ def test_a_file_uploaded_over_the_appliances_sftp_service_is_pushed(tmp_path, ss
         after="delete",
     )
     with appliance(tmp_path, extra, accounts=account_section("alice")) as app:
-        client = paramiko_client(app, password=PASSWORD)
-        try:
-            with client.open_sftp() as sftp, sftp.open("/outbox/order.xml", "wb") as handle:
-                handle.write(b"<order/>" * 10_000)
-        finally:
-            client.close()
+        upload_as_alice(app, "/outbox/order.xml", b"<order/>" * 10_000)
         event = completed(app, "order.xml")
         assert (remote / "order.xml").read_bytes() == b"<order/>" * 10_000
         assert event["data"]["sha256"] == sha256(remote / "order.xml")
@@ -272,12 +288,10 @@ def test_a_crash_after_the_remote_rename_does_not_send_the_file_twice(tmp_path, 
 
 
 def test_kill_9_during_a_large_push_delivers_it_once_and_complete(tmp_path, sshd):
-    outbox, remote = tmp_path / "outbox", tmp_path / "remote-inbox"
-    outbox.mkdir()
-    extra = sftp_location(sshd, sshd.client_key) + transfer(
-        source=outbox,
-        destination="partner",
-        destination_path=remote,
+    outbox, remote, extra = push_setup(
+        tmp_path,
+        sshd,
+        sshd.client_key,
         trigger="interval",
         interval=1,
         retry_delay=1,
@@ -372,12 +386,7 @@ def test_dmz_flow_inbox_dispatched_to_outbox_then_pushed(tmp_path, sshd):
         )
     )
     with appliance(tmp_path, extra, accounts=account_section("alice")) as app:
-        client = paramiko_client(app, password=PASSWORD)
-        try:
-            with client.open_sftp() as sftp, sftp.open("/Inbox/ledger.csv", "wb") as handle:
-                handle.write(b"1;2;3\n" * 50_000)
-        finally:
-            client.close()
+        upload_as_alice(app, "/Inbox/ledger.csv", b"1;2;3\n" * 50_000)
         completed(app, "ledger.csv")
         assert (remote / "ledger.csv").read_bytes() == b"1;2;3\n" * 50_000
         wait_for(lambda: (outbox / "sent" / "ledger.csv").exists(), timeout=DEADLINE)

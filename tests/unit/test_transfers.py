@@ -156,24 +156,12 @@ def test_transfer_options_are_checked_together(
     text = (
         sftp_section(host_key_line, client_key_file)
         + f"""
-[locations/landing]
-type = local
-path = {tmp_path / "missing"}
-
 [transfers/a]
 source = nowhere
 destination = partner
 trigger = interval
-after = archive
 match = m/[/
 window = 7-9
-
-[transfers/b]
-source = partner
-destination = partner
-trigger = event
-retry_delay = 100
-retry_max_delay = 10
 
 [transfers/c]
 source = {tmp_path}

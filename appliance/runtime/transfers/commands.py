@@ -126,22 +126,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    config = _config(args)
-    queue = _queue(config)
-    try:
-        count = queue.retry_failed(args.id)
-    finally:
-        queue.close()
-    print(f"{args.id}: {count} failed files queued again")
-    return 0
+    return _change_queue(args, TransferQueue.retry_failed, "failed files queued again")
 
 
 def _forget(args: argparse.Namespace) -> int:
-    config = _config(args)
-    queue = _queue(config)
+    return _change_queue(args, TransferQueue.forget, "queue records dropped")
+
+
+def _change_queue(args: argparse.Namespace, change, what: str) -> int:
+    queue = _queue(_config(args))
     try:
-        count = queue.forget(args.id)
+        count = change(queue, args.id)
     finally:
         queue.close()
-    print(f"{args.id}: {count} queue records dropped")
+    print(f"{args.id}: {count} {what}")
     return 0

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Protocol
 
 Emit = Callable[..., object]
 """bus.emit(event_id, component, **data), or a stand-in."""
@@ -29,13 +30,11 @@ class FileInfo:
     mtime: float
 
 
-class Reader(ABC):
-    @abstractmethod
+class Reader(Protocol):
     async def read(self, size: int) -> bytes: ...
 
 
-class Writer(ABC):
-    @abstractmethod
+class Writer(Protocol):
     async def write(self, data: bytes) -> None: ...
 
 

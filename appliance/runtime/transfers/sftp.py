@@ -192,22 +192,6 @@ def _reason(error: BaseException) -> str:
     return getattr(error, "reason", None) or str(error) or error.__class__.__name__
 
 
-class _SftpReader(Reader):
-    def __init__(self, handle) -> None:
-        self.handle = handle
-
-    async def read(self, size: int) -> bytes:
-        return await self.handle.read(size)
-
-
-class _SftpWriter(Writer):
-    def __init__(self, handle) -> None:
-        self.handle = handle
-
-    async def write(self, data: bytes) -> None:
-        await self.handle.write(data)
-
-
 class SftpSession(LocationSession):
     def __init__(self, sftp: asyncssh.SFTPClient) -> None:
         self.sftp = sftp
@@ -233,12 +217,12 @@ class SftpSession(LocationSession):
     @asynccontextmanager
     async def open_read(self, path: str) -> AsyncIterator[Reader]:
         async with self.sftp.open(path, "rb") as handle:
-            yield _SftpReader(handle)
+            yield handle
 
     @asynccontextmanager
     async def open_write(self, path: str) -> AsyncIterator[Writer]:
         async with self.sftp.open(path, "wb") as handle:
-            yield _SftpWriter(handle)
+            yield handle
 
     async def rename(self, source: str, target: str) -> None:
         try:
