@@ -217,6 +217,8 @@ def test_pinned_host_key_matches_its_key_and_only_it():
     line = key.export_public_key().decode()
     by_line = PinnedHostKey.parse(line)
     by_fingerprint = PinnedHostKey.parse(key.get_fingerprint("sha256"))
+    with_host = PinnedHostKey.parse("[sftp.example]:2222 " + line)
+    assert with_host.fingerprint == by_line.fingerprint
     for pinned in (by_line, by_fingerprint):
         assert pinned.matches(key.convert_to_public())
         assert not pinned.matches(other.convert_to_public())

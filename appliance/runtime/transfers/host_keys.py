@@ -37,14 +37,19 @@ class PinnedHostKey:
                     "characters, as `ssh-keygen -lf` prints"
                 )
             return cls(text)
-        try:
-            key = asyncssh.import_public_key(" ".join(text.split()[:2]))
-        except (asyncssh.KeyImportError, ValueError) as error:
-            raise HostKeyError(
-                f"{text[:40]!r} is not a host key ({error}); expected a known_hosts-style "
-                "line like 'ssh-ed25519 AAAA...' or a fingerprint 'SHA256:...'"
-            ) from None
-        return cls(key.get_fingerprint("sha256"), key)
+        words = text.split()
+        error: Exception | None = None
+        for start in (0, 1):  # a known_hosts line may start with the host names
+            try:
+                key = asyncssh.import_public_key(" ".join(words[start : start + 2]))
+            except (asyncssh.KeyImportError, ValueError) as problem:
+                error = error or problem
+                continue
+            return cls(key.get_fingerprint("sha256"), key)
+        raise HostKeyError(
+            f"{text[:40]!r} is not a host key ({error}); expected a known_hosts-style "
+            "line like 'ssh-ed25519 AAAA...' or a fingerprint 'SHA256:...'"
+        )
 
     def matches(self, key: asyncssh.SSHKey) -> bool:
         return key.get_fingerprint("sha256") == self.fingerprint
