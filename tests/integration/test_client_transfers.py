@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from appliance.runtime.transfers.location import is_temporary
 from appliance.runtime.transfers.queue import SENDING, TransferQueue, queue_path
-from tests.helpers import wait_for
+from tests.helpers import free_port, wait_for
 from tests.running import REPO, RunningAppliance
 from tests.ssh_support import (
     PASSWORD,
@@ -48,7 +49,7 @@ def sha256(path: Path) -> str:
 
 
 def hidden_leftovers(folder: Path) -> list[str]:
-    return [path.name for path in folder.iterdir() if path.name.startswith(".~")]
+    return [path.name for path in folder.iterdir() if is_temporary(path.name)]
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +263,7 @@ def test_a_crash_after_the_remote_rename_does_not_send_the_file_twice(tmp_path, 
     renamed.write_bytes(os.urandom(300_000))
     interrupted.write_bytes(os.urandom(200_000))
     (remote / "renamed.bin").write_bytes(renamed.read_bytes())  # the rename had happened
-    (remote / ".~push-2.part").write_bytes(interrupted.read_bytes()[:1000])  # that one not
+    (remote / ".transfer-push-2.part").write_bytes(interrupted.read_bytes()[:1000])  # that one not
     before = (remote / "renamed.bin").stat()
     extra = sftp_location(sshd, sshd.client_key) + transfer(
         source=outbox, destination="partner", destination_path=remote, trigger="manual"
@@ -407,3 +408,49 @@ def test_a_transfer_added_by_a_reload_starts_working(tmp_path, sshd):
         app.wait_event(20080, timeout=DEADLINE)
         completed(app, "waiting.bin")  # found by the scan a new event transfer starts with
         assert (remote / "waiting.bin").read_bytes() == b"w" * 4096
+
+
+def test_a_login_refused_by_the_server_is_reported_and_nothing_is_sent(tmp_path, sshd):
+    stranger = client_key(tmp_path / "stranger")  # not in the sshd's authorized_keys
+    outbox, remote, extra = push_setup(
+        tmp_path, sshd, stranger, trigger="interval", interval=1, retries=0
+    )
+    with appliance(tmp_path, extra) as app:
+        (outbox / "x.bin").write_bytes(b"x" * 100)
+        refused = app.wait_event(80007, timeout=DEADLINE)
+        app.wait_event(80005, timeout=DEADLINE)
+        assert refused["data"]["username"] == getpass.getuser()
+        assert list(remote.iterdir()) == []
+
+
+def test_push_with_a_password_file_to_another_appliance(tmp_path):
+    """The far end is the appliance's own SFTP service: password login, its own rename."""
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    password_file = tmp_path / "alice.pw"
+    password_file.write_text(PASSWORD + "\n")
+    password_file.chmod(0o600)
+    app = appliance(tmp_path, "", accounts=account_section("alice"))
+    app.ports["sftp"] = free_port()
+    app.write_config()
+    host_key = (app.root / "keys" / "ssh_host_ed25519_key.pub").read_text()
+    app.extra += textwrap.dedent(f"""
+        [locations/peer]
+        type = sftp
+        address = 127.0.0.1
+        port = {app.port("sftp")}
+        username = alice
+        password_file = {password_file}
+        host_key = {host_key.strip()}
+
+        """) + transfer(
+        source=outbox, destination="peer", destination_path="incoming", trigger="event"
+    )
+    (outbox / "hello.txt").write_bytes(b"hello " * 1000)
+    with app:
+        event = completed(app, "hello.txt")
+        delivered = app.home("alice") / "incoming" / "hello.txt"
+        assert delivered.read_bytes() == b"hello " * 1000
+        assert event["data"]["sha256"] == sha256(delivered)
+        assert hidden_leftovers(delivered.parent) == []
+        assert app.events(20050)  # the far end recorded the upload as its own

@@ -4,10 +4,10 @@
    a stop included) is first looked for under its final name: there with the expected size,
    it counts as delivered and is not sent again.
 2. Data goes to a hidden temporary name in the destination folder
-   (`.~<transfer>-<queue id>.part`, the same name at every attempt, so a retry replaces a
-   stale one), its size is checked, then it is renamed to the final name and the final
-   size is checked again. `temporary_name = no` writes the final name directly, for servers
-   that cannot rename.
+   (`.transfer-<transfer>-<queue id>.part`, `.~transfer-...` in a local folder; the same
+   name at every attempt, so a retry replaces a stale one), its size is checked, then it is
+   renamed to the final name and the final size is checked again. `temporary_name = no`
+   writes the final name directly, for servers that cannot rename.
 3. Only then is the source kept, deleted or archived (`after`); the caller records `done`
    last, so a crash anywhere before that leads back to step 1.
 """
@@ -50,8 +50,8 @@ class Delivery:
     """`sent`, or `found-delivered` when an interrupted attempt had already renamed it."""
 
 
-def temporary_name(plan: TransferPlan, record: QueuedFile) -> str:
-    return f".~{plan.id}-{record.id}.part"
+def temporary_name(plan: TransferPlan, record: QueuedFile, destination: LocationSession) -> str:
+    return f"{destination.temporary_prefix}{plan.id}-{record.id}.part"
 
 
 def final_name(plan: TransferPlan, record: QueuedFile) -> str:
@@ -85,7 +85,9 @@ async def _send(
 ) -> str:
     final = final_name(plan, record)
     target = (
-        join(plan.destination_path, temporary_name(plan, record)) if plan.temporary_name else final
+        join(plan.destination_path, temporary_name(plan, record, destination))
+        if plan.temporary_name
+        else final
     )
     await destination.make_folders(plan.destination_path)
     digest = hashlib.sha256()

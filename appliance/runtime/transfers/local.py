@@ -14,6 +14,7 @@ from appliance.runtime.fs.atomic import (
     durable_replace,
     open_for_read,
 )
+from appliance.runtime.fs.jail import RESERVED_PREFIX
 from appliance.runtime.transfers.location import (
     FileInfo,
     Location,
@@ -62,6 +63,8 @@ class _FileWriter(Writer):
 
 
 class LocalSession(LocationSession):
+    temporary_prefix = RESERVED_PREFIX + "transfer-"  # hidden from accounts by the jail
+
     def __init__(self, location: LocalLocation) -> None:
         self.location = location
 

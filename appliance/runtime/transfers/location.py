@@ -15,6 +15,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from appliance.runtime.fs.jail import RESERVED_PREFIX
+
 Emit = Callable[..., object]
 """bus.emit(event_id, component, **data), or a stand-in."""
 
@@ -38,7 +40,19 @@ class Writer(Protocol):
     async def write(self, data: bytes) -> None: ...
 
 
+TEMPORARY_PREFIX = ".transfer-"
+"""Of the hidden names files are sent under before the rename (`.~` would be refused by a
+peer that is another appliance: its own uploads' prefix is reserved there)."""
+
+
+def is_temporary(name: str) -> bool:
+    """A name never to send: a transfer's temporary file, or an upload's (`.~`) here."""
+    return name.startswith((TEMPORARY_PREFIX, RESERVED_PREFIX))
+
+
 class LocationSession(ABC):
+    temporary_prefix = TEMPORARY_PREFIX
+
     @abstractmethod
     async def list_files(self, folder: str) -> list[FileInfo]:
         """The regular files directly in `folder` (not below it)."""

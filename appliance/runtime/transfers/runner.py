@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +22,13 @@ from appliance.runtime.transfers.delivery import (
     deliver,
     final_name,
 )
-from appliance.runtime.transfers.location import Emit, Location, LocationError, join
+from appliance.runtime.transfers.location import (
+    Emit,
+    Location,
+    LocationError,
+    is_temporary,
+    join,
+)
 from appliance.runtime.transfers.queue import QueuedFile, TransferQueue
 from appliance.runtime.transfers.schedule import retry_delay
 from appliance.runtime.transfers.settings import TransferPlan, local_source_folder
@@ -30,6 +37,7 @@ log = logging.getLogger(__name__)
 
 QUEUED, STARTED, COMPLETED, RETRY_SCHEDULED, FAILED = 80001, 80002, 80003, 80004, 80005
 MAX_SLEEP = 60.0
+QUEUE_ERROR_PAUSE = 5.0
 
 
 class TransferRunner:
@@ -75,8 +83,8 @@ class TransferRunner:
         return False
 
     def _enqueue(self, name: str, size: int, mtime: float) -> bool:
-        if name.startswith(".~") or not self.plan.wants(name):
-            return False  # .~ names are temporary files: ours and the appliance's uploads
+        if is_temporary(name) or not self.plan.wants(name):
+            return False
         record = self.queue.enqueue(self.plan.id, _source_key(self.plan, name), size, mtime)
         if record is None:
             return False
@@ -101,7 +109,11 @@ class TransferRunner:
                     next_scan = time.monotonic() + self.plan.interval
                     if self.plan.window is None or self.plan.window.contains(datetime.now()):
                         await self._scan_logged()
-                self._start_due()
+                try:
+                    self._start_due()
+                except sqlite3.Error as error:  # a locked or full disk: try again, do not die
+                    log.error("transfer %s: the queue failed: %s", self.plan.id, error)
+                    await asyncio.sleep(QUEUE_ERROR_PAUSE)
                 await self._sleep(next_scan)
         finally:
             await self._cancel_sends()
@@ -120,7 +132,7 @@ class TransferRunner:
     async def _scan_logged(self) -> None:
         try:
             await self.scan()
-        except (OSError, LocationError) as error:
+        except (OSError, LocationError, sqlite3.Error) as error:
             log.warning("transfer %s: scan of the source failed: %s", self.plan.id, error)
 
     def _start_due(self) -> None:
