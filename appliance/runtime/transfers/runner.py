@@ -126,9 +126,6 @@ class TransferRunner:
                 return
             await asyncio.wait(self._sending, return_when=asyncio.FIRST_COMPLETED)
 
-    def wake(self) -> None:
-        self._wake.set()
-
     async def _scan_logged(self) -> None:
         try:
             await self.scan()
@@ -147,6 +144,12 @@ class TransferRunner:
     def _sent(self, task: asyncio.Task) -> None:
         self._sending.discard(task)
         self._wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            # The queue could not record the outcome: the row stays `sending` until the next
+            # start resumes it (and looks at the destination first).
+            log.error(
+                "transfer %s: recording a send failed", self.plan.id, exc_info=task.exception()
+            )
 
     async def _sleep(self, next_scan: float | None) -> None:
         now_wall, now = time.time(), time.monotonic()
