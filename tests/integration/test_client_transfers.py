@@ -454,3 +454,24 @@ def test_push_with_a_password_file_to_another_appliance(tmp_path):
         assert event["data"]["sha256"] == sha256(delivered)
         assert hidden_leftovers(delivered.parent) == []
         assert app.events(20050)  # the far end recorded the upload as its own
+
+
+def test_a_pull_from_a_missing_remote_folder_is_reported(tmp_path, sshd):
+    pulled = tmp_path / "pulled"
+    pulled.mkdir()
+    extra = (
+        sftp_location(sshd, sshd.client_key)
+        + f"\n[locations/landing]\ntype = local\npath = {pulled}\n\n"
+        + transfer(
+            "pull",
+            source="partner",
+            source_path=tmp_path / "no-such-folder",
+            destination="landing",
+            trigger="interval",
+            interval=1,
+        )
+    )
+    with appliance(tmp_path, extra) as app:
+        event = app.wait_event(80008, timeout=DEADLINE)
+        assert "does not exist" in event["data"]["error"]
+        assert event["data"]["transfer"] == "pull"

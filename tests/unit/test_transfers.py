@@ -28,6 +28,7 @@ from appliance.runtime.transfers.queue import (
     SENDING,
     TransferQueue,
 )
+from appliance.runtime.transfers.runner import TransferRunner
 from appliance.runtime.transfers.schedule import DailyWindow, retry_delay
 from appliance.runtime.transfers.settings import plans
 
@@ -375,3 +376,27 @@ def test_a_broken_send_leaves_nothing_under_the_final_name(config_dir, tmp_path)
     with pytest.raises(ConnectionResetError):
         asyncio.run(deliver(plan, record, source, broken))
     assert list((tmp_path / "dst" / "sub").iterdir()) == []
+
+
+def test_a_failing_scan_is_one_event_until_a_scan_works_again(config_dir, tmp_path):
+    plan = _plan(config_dir, tmp_path)
+    queue = TransferQueue(tmp_path / "q.db")
+    events: list[tuple[int, dict]] = []
+    source = LocalLocation(plan.source, tmp_path / "src")
+    locations = {plan.source: source, "dst": LocalLocation("dst", tmp_path / "dst")}
+
+    async def scans() -> None:
+        runner = TransferRunner(plan, queue, locations, lambda i, c, **d: events.append((i, d)))
+        (tmp_path / "src").rmdir()
+        await runner._scan_logged()
+        await runner._scan_logged()
+        (tmp_path / "src").mkdir()
+        (tmp_path / "src" / "f.bin").write_bytes(b"1")
+        await runner._scan_logged()
+        (tmp_path / "src" / "f.bin").unlink()
+        (tmp_path / "src").rmdir()
+        await runner._scan_logged()
+
+    asyncio.run(scans())
+    assert [event_id for event_id, _ in events] == [80008, 80001, 80008]
+    assert "does not exist" in events[0][1]["error"]

@@ -624,6 +624,14 @@ CATALOGUE: tuple[EventType, ...] = (
         _O.AUTHENTICATION,
         ("location", "username", "error"),
     ),
+    EventType(
+        80008,
+        "client-transfer-scan-failed",
+        "Transfer {transfer}: the source {source} cannot be listed: {error}.",
+        _S.WARNING,
+        _O.TRANSFER,
+        ("transfer", "source", "error"),
+    ),
 )
 
 BY_ID: dict[int, EventType] = {event.id: event for event in CATALOGUE}

@@ -73,7 +73,7 @@ class LocalSession(LocationSession):
         try:
             entries = list(os.scandir(self.location.resolve(folder)))
         except FileNotFoundError:
-            return []
+            raise LocationError(f"folder {self.location.resolve(folder)} does not exist") from None
         for entry in entries:
             if entry.is_file(follow_symlinks=False):
                 stat = entry.stat(follow_symlinks=False)

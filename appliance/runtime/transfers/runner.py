@@ -36,6 +36,7 @@ from appliance.runtime.transfers.settings import TransferPlan, local_source_fold
 log = logging.getLogger(__name__)
 
 QUEUED, STARTED, COMPLETED, RETRY_SCHEDULED, FAILED = 80001, 80002, 80003, 80004, 80005
+SCAN_FAILED = 80008
 MAX_SLEEP = 60.0
 QUEUE_ERROR_PAUSE = 5.0
 
@@ -56,6 +57,7 @@ class TransferRunner:
         self.source_folder = local_source_folder(plan, locations)
         self._wake = asyncio.Event()
         self._sending: set[asyncio.Task] = set()
+        self._scan_failing = False
 
     # -- finding files ----------------------------------------------------
     async def scan(self) -> int:
@@ -127,10 +129,21 @@ class TransferRunner:
             await asyncio.wait(self._sending, return_when=asyncio.FIRST_COMPLETED)
 
     async def _scan_logged(self) -> None:
+        """Scan; a failure is an event once, not again until a scan has worked."""
         try:
             await self.scan()
         except (OSError, LocationError, sqlite3.Error) as error:
-            log.warning("transfer %s: scan of the source failed: %s", self.plan.id, error)
+            if not self._scan_failing:
+                self.emit(
+                    SCAN_FAILED,
+                    self.plan.component,
+                    transfer=self.plan.id,
+                    source=self.source.describe(self.plan.source_path),
+                    error=str(error) or error.__class__.__name__,
+                )
+            self._scan_failing = True
+        else:
+            self._scan_failing = False
 
     def _start_due(self) -> None:
         free = self.plan.max_parallel - len(self._sending)

@@ -199,8 +199,8 @@ class SftpSession(LocationSession):
     async def list_files(self, folder: str) -> list[FileInfo]:
         try:
             entries = await self.sftp.readdir(folder or ".")
-        except asyncssh.SFTPNoSuchFile:
-            return []
+        except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath):
+            raise LocationError(f"folder {folder or '.'} does not exist") from None
         return [
             FileInfo(str(entry.filename), entry.attrs.size or 0, float(entry.attrs.mtime or 0))
             for entry in entries
