@@ -80,7 +80,9 @@ class SftpLocation(Location):
         return f"{self.address}:{self.port}"
 
     def describe(self, path: str) -> str:
-        return f"sftp://{self.username}@{self.peer}/{path.lstrip('/')}"
+        """sftp://user@host:port/absolute/path, or /~/path relative to the login folder."""
+        where = path if path.startswith("/") else f"/~/{path}"
+        return f"sftp://{self.username}@{self.peer}{where}"
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[SftpSession]:
@@ -99,7 +101,7 @@ class SftpLocation(Location):
         now = time.monotonic()
         while self._idle:
             connection = self._idle.pop()
-            if now - connection.idle_since < self.idle_timeout and not _closed(connection.ssh):
+            if now - connection.idle_since < self.idle_timeout and not connection.ssh.is_closed():
                 return connection
             connection.close()
         return None
@@ -182,10 +184,6 @@ class SftpLocation(Location):
             return self.password_file.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as error:
             raise LocationError(f"password_file {self.password_file}: {error}") from None
-
-
-def _closed(ssh: asyncssh.SSHClientConnection) -> bool:
-    return ssh.is_closed()
 
 
 def _reason(error: BaseException) -> str:
