@@ -20,6 +20,7 @@ from appliance.config import ConfigError, load_config
 from appliance.runtime.transfers.delivery import FOUND_DELIVERED, SENT, deliver
 from appliance.runtime.transfers.host_keys import HostKeyError, PinnedHostKey
 from appliance.runtime.transfers.local import LocalLocation, LocalSession
+from appliance.runtime.transfers.location import FileInfo
 from appliance.runtime.transfers.queue import (
     DONE,
     FAILED,
@@ -400,3 +401,29 @@ def test_a_failing_scan_is_one_event_until_a_scan_works_again(config_dir, tmp_pa
     asyncio.run(scans())
     assert [event_id for event_id, _ in events] == [80008, 80001, 80008]
     assert "does not exist" in events[0][1]["error"]
+
+
+class _HostileListing(LocalSession):
+    """A server whose listing names paths, as a hostile SFTP server could."""
+
+    async def list_files(self, folder: str) -> list[FileInfo]:
+        names = ["../escape.bin", "sub/inner.bin", "..", "a\\b.bin", "fine.bin"]
+        return [FileInfo(name, 1, 1.0) for name in names]
+
+
+class _HostileLocation(LocalLocation):
+    @asynccontextmanager
+    async def session(self):
+        yield _HostileListing(self)
+
+
+def test_a_listing_that_names_paths_queues_only_plain_names(config_dir, tmp_path):
+    plan = _plan(config_dir, tmp_path)
+    queue = TransferQueue(tmp_path / "q.db")
+    locations = {
+        plan.source: _HostileLocation(plan.source, tmp_path / "src"),
+        "dst": LocalLocation("dst", tmp_path / "dst"),
+    }
+    runner = TransferRunner(plan, queue, locations, lambda *a, **k: None)
+    assert asyncio.run(runner.scan()) == 1
+    assert [record.source_path for record in queue.files("t")] == ["fine.bin"]

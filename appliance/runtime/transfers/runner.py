@@ -85,7 +85,7 @@ class TransferRunner:
         return False
 
     def _enqueue(self, name: str, size: int, mtime: float) -> bool:
-        if is_temporary(name) or not self.plan.wants(name):
+        if not _plain_name(name) or is_temporary(name) or not self.plan.wants(name):
             return False
         record = self.queue.enqueue(self.plan.id, _source_key(self.plan, name), size, mtime)
         if record is None:
@@ -259,3 +259,8 @@ class TransferRunner:
 def _source_key(plan: TransferPlan, name: str) -> str:
     """What the queue records as the source path: relative to the source location."""
     return join(plan.source_path, name)
+
+
+def _plain_name(name: str) -> bool:
+    """A name a listing may give: never a path (a hostile server could send `../x`)."""
+    return name not in ("", ".", "..") and "/" not in name and "\\" not in name
