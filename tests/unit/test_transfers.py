@@ -427,3 +427,28 @@ def test_a_listing_that_names_paths_queues_only_plain_names(config_dir, tmp_path
     runner = TransferRunner(plan, queue, locations, lambda *a, **k: None)
     assert asyncio.run(runner.scan()) == 1
     assert [record.source_path for record in queue.files("t")] == ["fine.bin"]
+
+
+def test_failed_attempts_are_retried_then_the_file_fails_with_its_events(config_dir, tmp_path):
+    plan = _plan(config_dir, tmp_path, retries="1", retry_delay="0")
+    (tmp_path / "src" / "f.bin").write_bytes(b"data")
+    (tmp_path / "dst" / "sub").write_text("a file where the destination folder should be")
+    queue = TransferQueue(tmp_path / "q.db")
+    events: list[int] = []
+    locations = {
+        plan.source: LocalLocation(plan.source, tmp_path / "src"),
+        "dst": LocalLocation("dst", tmp_path / "dst"),
+    }
+    runner = TransferRunner(
+        plan, queue, locations, lambda event_id, *a, **k: events.append(event_id)
+    )
+
+    async def run_now() -> None:
+        await runner.scan()
+        await runner.drain()
+
+    asyncio.run(run_now())
+    assert events == [80001, 80002, 80004, 80002, 80005]
+    [record] = queue.files("t")
+    assert (record.state, record.attempts) == (FAILED, 2)
+    assert (tmp_path / "src" / "f.bin").exists()  # a failure never removes the source
