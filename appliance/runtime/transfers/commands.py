@@ -73,12 +73,17 @@ def _list(args: argparse.Namespace) -> int:
     for section in config.transfers.values():
         state = "" if section.enabled else "  (disabled)"
         print(
-            f"{section.id}: {section['source']}/{section['source_path']} -> "
-            f"{section['destination']}/{section['destination_path']}, "
+            f"{section.id}: {_place(section['source'], section['source_path'])} -> "
+            f"{_place(section['destination'], section['destination_path'])}, "
             f"trigger {section['trigger']}, match {section['match']}, after {section['after']}"
             f"{state}"
         )
     return 0
+
+
+def _place(where: str, folder: str) -> str:
+    """A location and the folder in it: `partner:/incoming`, or a folder path alone."""
+    return f"{where}:{folder}" if folder else where
 
 
 def _status(args: argparse.Namespace) -> int:
