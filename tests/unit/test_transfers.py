@@ -7,6 +7,7 @@ that breaks mid-write.
 from __future__ import annotations
 
 import asyncio
+import re
 import hashlib
 import time
 from contextlib import asynccontextmanager
@@ -452,3 +453,21 @@ def test_failed_attempts_are_retried_then_the_file_fails_with_its_events(config_
     [record] = queue.files("t")
     assert (record.state, record.attempts) == (FAILED, 2)
     assert (tmp_path / "src" / "f.bin").exists()  # a failure never removes the source
+
+
+def test_the_examples_of_docs_transfers_md_validate(config_dir, tmp_path, host_key_line):
+    docs = Path(__file__).resolve().parents[2] / "docs" / "transfers.md"
+    blocks = re.findall(r"```ini\n(.*?)```", docs.read_text(encoding="utf-8"), re.S)
+    srv, keys = tmp_path / "srv", tmp_path / "client-keys"
+    for folder in ("landing", "outbox/partner-a", "outbox/erp", "from-partner-a", "home"):
+        (srv / folder).mkdir(parents=True)
+    keys.mkdir()
+    for name in ("partner-a", "erp_ed25519"):
+        asyncssh.generate_private_key("ssh-ed25519").write_private_key(keys / name)
+    text = "\n".join(blocks).replace("/srv/mft", str(srv)).replace("keys/", f"{keys}/")
+    text = re.sub(r"host_key = .*", f"host_key = {host_key_line}", text)
+    # The pull example defines [locations/landing] again, for a reader who starts there.
+    text = text.replace(f"[locations/landing]\ntype = local\npath = {srv}/from-partner-a\n", "")
+    text = text.replace("address = 0.0.0.0\nport = 22\n", "address = 127.0.0.1\nport = 2222\n")
+    config = load_config(config_dir(BASE + text))
+    assert set(config.transfers) == {"to-partner-a", "to-erp", "from-partner-a"}
