@@ -7,8 +7,8 @@ that breaks mid-write.
 from __future__ import annotations
 
 import asyncio
-import re
 import hashlib
+import re
 import time
 from contextlib import asynccontextmanager
 from datetime import datetime
