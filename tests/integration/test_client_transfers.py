@@ -475,3 +475,29 @@ def test_a_pull_from_a_missing_remote_folder_is_reported(tmp_path, sshd):
         event = app.wait_event(80008, timeout=DEADLINE)
         assert "does not exist" in event["data"]["error"]
         assert event["data"]["transfer"] == "pull"
+
+
+def test_files_in_a_row_reuse_one_idle_connection(tmp_path, sshd):
+    logins = _logins(sshd)
+    outbox, remote, extra = push_setup(
+        tmp_path, sshd, sshd.client_key, trigger="manual", max_parallel=1
+    )
+    extra = extra.replace("idle_timeout = 5", "idle_timeout = 600")
+    for index in range(3):
+        (outbox / f"f{index}.bin").write_bytes(b"r" * 1000)
+    app = appliance(tmp_path, extra)
+    app.write_config()
+    run = subprocess.run(
+        [sys.executable, "-m", "appliance", "transfers", "run", "push", "-c", str(app.root)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert sorted(path.name for path in remote.iterdir()) == ["f0.bin", "f1.bin", "f2.bin"]
+    assert _logins(sshd) == logins + 1
+
+
+def _logins(server: LoopbackSshd) -> int:
+    return (server.folder / "sshd.log").read_text().count("Accepted publickey")
