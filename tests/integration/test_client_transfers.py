@@ -112,6 +112,17 @@ def completed(app: RunningAppliance, name: str, how: str | None = None) -> dict:
     )
 
 
+def transfers_cli(app: RunningAppliance, *args: str) -> subprocess.CompletedProcess:
+    """`appliance transfers ARGS -c` the appliance's configuration, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "appliance", "transfers", *args, "-c", str(app.root)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def upload_as_alice(app: RunningAppliance, path: str, data: bytes) -> None:
     """Through the appliance's own SFTP service, as a partner would."""
     client = paramiko_client(app, password=PASSWORD)
@@ -203,13 +214,7 @@ def test_a_wrong_pinned_host_key_is_refused_and_nothing_is_sent(tmp_path, sshd):
         assert "host key" in failed["data"]["error"]
         assert list(remote.iterdir()) == []
         assert app.events(80003) == []
-    status = subprocess.run(
-        [sys.executable, "-m", "appliance", "transfers", "status", "-c", str(app.root)],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    status = transfers_cli(app, "status")
     assert "failed 1" in status.stdout and "secret.bin" in status.stdout
 
 
@@ -337,13 +342,7 @@ def test_cli_run_retry_status_and_forget_with_the_appliance_stopped(tmp_path, ss
     app.write_config()
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "appliance", "transfers", *args, "-c", str(app.root)],
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return transfers_cli(app, *args)
 
     assert "push:" in cli("list").stdout
     down = cli("run", "push")
@@ -487,13 +486,7 @@ def test_files_in_a_row_reuse_one_idle_connection(tmp_path, sshd):
         (outbox / f"f{index}.bin").write_bytes(b"r" * 1000)
     app = appliance(tmp_path, extra)
     app.write_config()
-    run = subprocess.run(
-        [sys.executable, "-m", "appliance", "transfers", "run", "push", "-c", str(app.root)],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = transfers_cli(app, "run", "push")
     assert run.returncode == 0, run.stdout + run.stderr
     assert sorted(path.name for path in remote.iterdir()) == ["f0.bin", "f1.bin", "f2.bin"]
     assert _logins(sshd) == logins + 1
