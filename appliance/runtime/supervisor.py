@@ -93,6 +93,7 @@ class Supervisor:
             await self._stop_services(list(self.services))
             await asyncio.to_thread(self.handlers.close)
             await asyncio.to_thread(self.transfers.close)
+            await asyncio.to_thread(bus.flush)  # 20075 (durable) is the run's last record
             bus.emit(20075, "server", reason=reason)
             bus.close()
             if self.context.shared_state is not None:
