@@ -13,7 +13,7 @@ import stat
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncssh
 
@@ -52,6 +52,9 @@ class _Connection:
     ssh: asyncssh.SSHClientConnection
     sftp: asyncssh.SFTPClient
     idle_since: float = 0.0
+    folders: set[str] = field(default_factory=set)
+    """Folders known to exist, made or seen by this connection: one check per connection,
+    not per file (a connection that failed is closed, and its knowledge with it)."""
 
     def close(self) -> None:
         self.sftp.exit()
@@ -91,7 +94,7 @@ class SftpLocation(Location):
         async with self._slots:
             connection = self._take_idle() or await self._connect()
             try:
-                yield SftpSession(connection.sftp)
+                yield SftpSession(connection.sftp, connection.folders)
             except BaseException:
                 connection.close()
                 raise
@@ -191,8 +194,9 @@ def _reason(error: BaseException) -> str:
 
 
 class SftpSession(LocationSession):
-    def __init__(self, sftp: asyncssh.SFTPClient) -> None:
+    def __init__(self, sftp: asyncssh.SFTPClient, known_folders: set[str] | None = None) -> None:
         self.sftp = sftp
+        self.known_folders = set() if known_folders is None else known_folders
 
     async def list_files(self, folder: str) -> list[FileInfo]:
         try:
@@ -235,5 +239,8 @@ class SftpSession(LocationSession):
         await self.sftp.remove(path)
 
     async def make_folders(self, folder: str) -> None:
-        if folder not in ("", ".", "/"):
+        if folder in ("", ".", "/") or folder in self.known_folders:
+            return
+        if not await self.sftp.isdir(folder):
             await self.sftp.makedirs(folder, exist_ok=True)
+        self.known_folders.add(folder)
