@@ -1,0 +1,181 @@
+"""Client transfers to and from a real vsftpd with TLS required, explicit and implicit.
+
+vsftpd's certificate is issued by a test CA (tests/lab_pki.py) that the location trusts
+through `ca_certificate`; a location trusting another CA is refused (event 80009) before
+anything is sent. Outcomes are polled from the audit database with generous deadlines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import wait_for
+from tests.integration.test_client_transfers import (
+    DEADLINE,
+    appliance,
+    completed,
+    hidden_leftovers,
+    sha256,
+    transfer,
+)
+from tests.lab_pki import CA
+from tests.running import REPO
+from tests.vsftpd_support import LoopbackVsftpd, vsftpd_usable
+
+pytestmark = pytest.mark.skipif(not vsftpd_usable(), reason="needs vsftpd and root")
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """The CA that issued vsftpd's certificate, another CA, and vsftpd's PEM (key + cert)."""
+    folder = tmp_path_factory.mktemp("pki")
+    ca, other = CA("FTPS Test CA"), CA("Some Other CA")
+    issued = ca.issue("localhost")
+    server_pem = folder / "vsftpd.pem"
+    server_pem.write_bytes(issued.key_pem + issued.pem)
+    server_pem.chmod(0o600)
+    (folder / "ca.pem").write_bytes(ca.pem)
+    (folder / "other-ca.pem").write_bytes(other.pem)
+    return folder
+
+
+def ftps_location(tmp_path: Path, server: LoopbackVsftpd, ca_file: Path, **options) -> str:
+    password_file = tmp_path / "ftp.pw"
+    password_file.write_text("guest\n")
+    password_file.chmod(0o600)
+    lines = "".join(f"{key} = {value}\n" for key, value in options.items())
+    return (
+        textwrap.dedent(f"""\
+        [locations/partner]
+        type = ftps
+        address = 127.0.0.1
+        port = {server.port}
+        username = anonymous
+        password_file = {password_file}
+        ca_certificate = {ca_file}
+        connect_timeout = 10
+        """)
+        + lines
+        + "\n"
+    )
+
+
+@pytest.mark.parametrize("tls_mode", ["explicit", "implicit"])
+def test_push_to_ftps_then_delete(tmp_path, pki, tls_mode):
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    with LoopbackVsftpd(pki / "vsftpd.pem", implicit=tls_mode == "implicit") as server:
+        extra = ftps_location(tmp_path, server, pki / "ca.pem", tls_mode=tls_mode) + transfer(
+            source=outbox,
+            destination="partner",
+            destination_path="/up/incoming",
+            trigger="interval",
+            interval=1,
+            after="delete",
+            retry_delay=1,
+        )
+        with appliance(tmp_path, extra) as app:
+            data = os.urandom(3 * 1024 * 1024 + 11)
+            (outbox / "big.bin").write_bytes(data)
+            event = completed(app, "big.bin")
+            delivered = server.upload / "incoming" / "big.bin"
+            assert sha256(delivered) == hashlib.sha256(data).hexdigest() == event["data"]["sha256"]
+            assert event["data"]["how"] == "sent"
+            assert event["data"]["destination"].startswith("ftps://anonymous@127.0.0.1:")
+            wait_for(lambda: not (outbox / "big.bin").exists(), timeout=DEADLINE)
+            assert hidden_leftovers(delivered.parent) == []
+            assert app.events(80009, 80007, 80005) == []
+
+
+def test_pull_from_ftps_into_a_local_location(tmp_path, pki):
+    pulled = tmp_path / "pulled"
+    pulled.mkdir()
+    with LoopbackVsftpd(pki / "vsftpd.pem") as server:
+        report = server.upload / "report.csv"
+        report.write_bytes(b"a,b\n" * 100_000)
+        (server.upload / "notes.txt").write_text("stays")
+        extra = (
+            ftps_location(tmp_path, server, pki / "ca.pem")
+            + f"[locations/landing]\ntype = local\npath = {pulled}\n\n"
+            + transfer(
+                "pull",
+                source="partner",
+                source_path="/up",
+                destination="landing",
+                match="*.csv",
+                trigger="interval",
+                interval=1,
+                after="delete",
+            )
+        )
+        with appliance(tmp_path, extra) as app:
+            event = completed(app, "report.csv")
+            assert (pulled / "report.csv").read_bytes() == b"a,b\n" * 100_000
+            assert event["data"]["sha256"] == sha256(pulled / "report.csv")
+            wait_for(lambda: not report.exists(), timeout=DEADLINE)
+            assert (server.upload / "notes.txt").exists()
+            assert not (pulled / "notes.txt").exists()
+            assert hidden_leftovers(pulled) == []
+
+
+def test_a_certificate_of_another_ca_is_refused_and_nothing_is_sent(tmp_path, pki):
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    with LoopbackVsftpd(pki / "vsftpd.pem") as server:
+        extra = ftps_location(tmp_path, server, pki / "other-ca.pem") + transfer(
+            source=outbox,
+            destination="partner",
+            destination_path="/up",
+            trigger="interval",
+            interval=1,
+            retries=0,
+        )
+        with appliance(tmp_path, extra) as app:
+            (outbox / "secret.bin").write_bytes(b"secret" * 1000)
+            refused = app.wait_event(80009, timeout=DEADLINE)
+            failed = app.wait_event(80005, timeout=DEADLINE)
+            assert refused["data"]["location"] == "partner"
+            assert "certificate" in refused["data"]["error"]
+            assert "TLS certificate" in failed["data"]["error"]
+            assert list(server.upload.iterdir()) == []
+            assert app.events(80003) == []
+
+
+def _validate(tmp_path: Path, extra: str) -> subprocess.CompletedProcess:
+    app = appliance(tmp_path, extra)
+    app.write_config()
+    return subprocess.run(
+        [sys.executable, "-m", "appliance", "validate", str(app.root)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_plain_ftp_is_refused_at_validate_unless_opted_in(tmp_path):
+    password_file = tmp_path / "ftp.pw"
+    password_file.write_text("x\n")
+    location = textwrap.dedent(f"""\
+        [locations/plain]
+        type = ftp
+        address = 127.0.0.1
+        username = bob
+        password_file = {password_file}
+        """)
+    refused = _validate(tmp_path, location)
+    assert refused.returncode == 1
+    said = refused.stdout + refused.stderr
+    assert "locations/plain:allow_plaintext" in said and "allow_plaintext" in said
+    assert "Traceback" not in said
+    accepted = _validate(tmp_path, location + "allow_plaintext = yes\n")
+    assert accepted.returncode == 0, accepted.stderr
+    password = _validate(tmp_path, location.replace("password_file", "password") + "\n")
+    assert password.returncode == 1 and "password" in password.stdout + password.stderr
