@@ -40,7 +40,6 @@ implicit_ssl={implicit}
 allow_anon_ssl=YES
 force_anon_logins_ssl=YES
 force_anon_data_ssl=YES
-require_ssl_reuse=NO
 ssl_ciphers=HIGH
 rsa_cert_file={pem}
 rsa_private_key_file={pem}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ftp_helpers import PASSWORD
 from tests.helpers import wait_for
 from tests.integration.test_client_transfers import (
     DEADLINE,
@@ -26,7 +27,7 @@ from tests.integration.test_client_transfers import (
     transfer,
 )
 from tests.lab_pki import CA
-from tests.running import REPO
+from tests.running import REPO, RunningAppliance
 from tests.vsftpd_support import LoopbackVsftpd, vsftpd_usable
 
 pytestmark = pytest.mark.skipif(not vsftpd_usable(), reason="needs vsftpd and root")
@@ -179,3 +180,53 @@ def test_plain_ftp_is_refused_at_validate_unless_opted_in(tmp_path):
     assert accepted.returncode == 0, accepted.stderr
     password = _validate(tmp_path, location.replace("password_file", "password") + "\n")
     assert password.returncode == 1 and "password" in password.stdout + password.stderr
+
+
+APPLIANCE_FTPS = """
+[services/ftps-strict]
+type = ftp
+address = 127.0.0.1
+port = {port}
+ftps_require_secured_control = yes
+ftps_require_secured_data = yes
+
+[services/ftps-implicit]
+type = ftps-implicit
+address = 127.0.0.1
+port = {port}
+"""
+
+
+@pytest.mark.parametrize(
+    ("service", "tls_mode"), [("ftps-strict", "explicit"), ("ftps-implicit", "implicit")]
+)
+def test_push_to_the_appliances_own_ftps_service(tmp_path, service, tls_mode):
+    """The far end is another appliance: its FTPS service, its certificate trusted by file."""
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    password_file = tmp_path / "alice.pw"
+    password_file.write_text(PASSWORD + "\n")
+    password_file.chmod(0o600)
+    app = RunningAppliance(tmp_path, APPLIANCE_FTPS, accounts={"alice": PASSWORD})
+    app.write_config()
+    app.extra = textwrap.dedent(f"""
+        [locations/peer]
+        type = ftps
+        tls_mode = {tls_mode}
+        address = 127.0.0.1
+        port = {app.port(service)}
+        username = alice
+        password_file = {password_file}
+        ca_certificate = {app.root / "keys" / "tls.pem"}
+
+        """) + transfer(
+        source=outbox, destination="peer", destination_path="incoming", trigger="event"
+    )
+    (outbox / "hello.txt").write_bytes(b"hello " * 100_000)
+    with app:
+        event = completed(app, "hello.txt")
+        delivered = app.home("alice") / "incoming" / "hello.txt"
+        assert delivered.read_bytes() == b"hello " * 100_000
+        assert event["data"]["sha256"] == sha256(delivered)
+        assert hidden_leftovers(delivered.parent) == []
+        assert app.wait_event(20137, lambda e: e["data"]["protocol"] == "ftps", timeout=DEADLINE)
