@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+from email import message_from_bytes
 from pathlib import Path
 
 import pytest
@@ -494,3 +496,52 @@ def test_files_in_a_row_reuse_one_idle_connection(tmp_path, sshd):
 
 def _logins(server: LoopbackSshd) -> int:
     return (server.folder / "sshd.log").read_text().count("Accepted publickey")
+
+
+def test_a_refused_login_fails_after_its_retries_and_the_failure_is_emailed(
+    tmp_path, sshd, smtp_server, key_material
+):
+    """docs/transfers.md's "Email when a transfer fails": an email handler for 80005."""
+    smtp_port, received = smtp_server
+    stranger = client_key(tmp_path / "stranger")  # not in the sshd's authorized_keys
+    outbox, remote, extra = push_setup(
+        tmp_path,
+        sshd,
+        stranger,
+        trigger="interval",
+        interval=1,
+        retries=2,
+        retry_delay=1,
+        retry_max_delay=1,
+    )
+    extra += textwrap.dedent(f"""
+        [resources/mail]
+        type = smtp
+        address = 127.0.0.1
+        port = {smtp_port}
+        security = starttls
+        ca_certificate = {key_material / "tls.pem"}
+
+        [event-handlers/transfer-failures]
+        type = email
+        target = 80005
+        resource = mail
+        email_from = mft@example.test
+        email_to = ops@example.test
+        email_subject = [mft] {{message}}
+        """)
+    with appliance(tmp_path, extra) as app:
+        (outbox / "x.bin").write_bytes(b"x" * 100)
+        failed = app.wait_event(80005, timeout=DEADLINE)
+        message = wait_for(lambda: received[0] if received else None, timeout=DEADLINE)
+    assert failed["data"]["attempts"] == 3
+    assert len(app.events(80007)) == 3 and len(app.events(80004)) == 2
+    assert list(remote.iterdir()) == []
+    assert message["To"] == "ops@example.test"
+    assert message["Subject"].startswith("[mft] Transfer push:") and "x.bin" in message["Subject"]
+    body = json.loads(message_from_bytes(message.as_bytes()).get_payload(decode=True))
+    assert body["id"] == 80005 and body["uuid"] == failed["uuid"]
+    assert body["data"]["error"] == failed["data"]["error"]
+    assert len(received) == 1  # 80007 and 80004 are not for this handler
+    status = transfers_cli(app, "status", "push")
+    assert "failed 1" in status.stdout and "refused the login" in status.stdout
