@@ -1,8 +1,11 @@
-"""vsftpd on a free loopback port with TLS required: the far end of the FTPS client tests.
+"""vsftpd on a free loopback port: the far end of the FTPS client tests, bench/ftp_bench.py's
+reference server.
 
 Anonymous login (any password) into a throwaway root whose `up/` folder the `ftp` user may
-write, rename in and delete from; explicit (AUTH TLS) or implicit TLS, with the certificate
-and key given as one PEM file. Needs root (vsftpd drops to the `ftp` user).
+write, rename in and delete from; explicit (AUTH TLS, required unless `require_tls=False`)
+or implicit TLS, data connections resuming the control connection's TLS session (unless
+`require_ssl_reuse=False`), with the certificate and key given as one PEM file. Needs root (vsftpd
+drops to the `ftp` user).
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ xferlog_enable=NO
 ssl_enable=YES
 implicit_ssl={implicit}
 allow_anon_ssl=YES
-force_anon_logins_ssl=YES
-force_anon_data_ssl=YES
+force_anon_logins_ssl={require_tls}
+force_anon_data_ssl={require_tls}
+require_ssl_reuse={require_ssl_reuse}
 ssl_ciphers=HIGH
 rsa_cert_file={pem}
 rsa_private_key_file={pem}
@@ -55,7 +59,14 @@ def vsftpd_usable() -> bool:
 class LoopbackVsftpd:
     """`upload` is the folder the client writes to: `/up` on the server."""
 
-    def __init__(self, pem: Path, *, implicit: bool = False) -> None:
+    def __init__(
+        self,
+        pem: Path,
+        *,
+        implicit: bool = False,
+        require_tls: bool = True,
+        require_ssl_reuse: bool = True,
+    ) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="vsftpd-"))
         self.folder.chmod(0o755)  # the ftp user reaches its root through it
         self.root = self.folder / "anon"
@@ -70,6 +81,8 @@ class LoopbackVsftpd:
                 port=self.port,
                 root=self.root,
                 implicit="YES" if implicit else "NO",
+                require_tls="YES" if require_tls else "NO",
+                require_ssl_reuse="YES" if require_ssl_reuse else "NO",
                 pem=pem,
                 folder=self.folder,
             )

@@ -25,10 +25,10 @@ from appliance.config import Section
 from appliance.runtime.transfers.location import (
     Emit,
     FileInfo,
-    Location,
     LocationError,
     LocationSession,
     Reader,
+    RemoteLocation,
     Writer,
 )
 from appliance.runtime.transfers.sftp import LOGIN_REFUSED
@@ -75,37 +75,18 @@ def tls_context(ca_certificate: Path | None, client_certificate: Path | None) ->
     return context
 
 
-class FtpsLocation(Location):
+class FtpsLocation(RemoteLocation):
     def __init__(self, section: Section, emit: Emit) -> None:
-        super().__init__(section.id)
+        super().__init__(section, emit)
         self.plaintext = section.type == "ftp"
-        self.address: str = section["address"]
-        self.port: int = section["port"]
-        self.username: str = section["username"]
-        self.password_file: Path = section.path("password_file")
+        self.scheme = section.type
         self.implicit = not self.plaintext and section["tls_mode"] == "implicit"
         self.ca_certificate = None if self.plaintext else section.path("ca_certificate")
         self.client_certificate = None if self.plaintext else section.path("client_certificate")
-        self.connect_timeout: int = section["connect_timeout"]
-        self.max_connections: int = section["max_connections"]
-        self.component = f"locations/{section.id}"
-        self.emit = emit
-        self._slots: asyncio.Semaphore | None = None
-
-    @property
-    def peer(self) -> str:
-        return f"{self.address}:{self.port}"
-
-    def describe(self, path: str) -> str:
-        where = path if path.startswith("/") else f"/~/{path}"
-        scheme = "ftp" if self.plaintext else "ftps"
-        return f"{scheme}://{self.username}@{self.peer}{where}"
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[FtpsSession]:
-        if self._slots is None:  # made here: it belongs to the loop that runs the transfers
-            self._slots = asyncio.Semaphore(self.max_connections)
-        async with self._slots:
+        async with self.slots():
             ftp = await asyncio.to_thread(self._connect)
             try:
                 yield FtpsSession(ftp)
@@ -114,7 +95,7 @@ class FtpsLocation(Location):
 
     def _connect(self) -> ftplib.FTP:
         """In a worker thread: connect, secure, log in, binary mode."""
-        password = self._password()
+        password = self.password()
         if self.plaintext:
             ftp: ftplib.FTP = ftplib.FTP(timeout=self.connect_timeout)  # noqa: S321 - opted in
         else:
@@ -166,12 +147,6 @@ class FtpsLocation(Location):
                 f"{self.peer} refused protected binary transfers: {error}"
             ) from None
         return ftp
-
-    def _password(self) -> str:
-        try:
-            return self.password_file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as error:
-            raise LocationError(f"password_file {self.password_file}: {error}") from None
 
 
 def _quit(ftp: ftplib.FTP) -> None:

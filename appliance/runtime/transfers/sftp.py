@@ -22,10 +22,10 @@ from appliance.runtime.transfers.host_keys import PinnedHostKey
 from appliance.runtime.transfers.location import (
     Emit,
     FileInfo,
-    Location,
     LocationError,
     LocationSession,
     Reader,
+    RemoteLocation,
     Writer,
 )
 
@@ -61,37 +61,19 @@ class _Connection:
         self.ssh.close()
 
 
-class SftpLocation(Location):
+class SftpLocation(RemoteLocation):
+    scheme = "sftp"
+
     def __init__(self, section: Section, emit: Emit) -> None:
-        super().__init__(section.id)
-        self.address: str = section["address"]
-        self.port: int = section["port"]
-        self.username: str = section["username"]
+        super().__init__(section, emit)
         self.private_key = section.path("private_key")
-        self.password_file = section.path("password_file")
         self.pinned = PinnedHostKey.parse(section["host_key"])
-        self.connect_timeout: int = section["connect_timeout"]
-        self.max_connections: int = section["max_connections"]
         self.idle_timeout: int = section["idle_timeout"]
-        self.component = f"locations/{section.id}"
-        self.emit = emit
         self._idle: list[_Connection] = []
-        self._slots: asyncio.Semaphore | None = None
-
-    @property
-    def peer(self) -> str:
-        return f"{self.address}:{self.port}"
-
-    def describe(self, path: str) -> str:
-        """sftp://user@host:port/absolute/path, or /~/path relative to the login folder."""
-        where = path if path.startswith("/") else f"/~/{path}"
-        return f"sftp://{self.username}@{self.peer}{where}"
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[SftpSession]:
-        if self._slots is None:  # made here: it belongs to the loop that runs the transfers
-            self._slots = asyncio.Semaphore(self.max_connections)
-        async with self._slots:
+        async with self.slots():
             connection = self._take_idle() or await self._connect()
             try:
                 yield SftpSession(connection.sftp, connection.folders)
@@ -139,7 +121,7 @@ class SftpLocation(Location):
             "username": self.username,
             "known_hosts": ([], [], []),  # nothing trusted but what validate_host_public_key says
             "client_keys": [str(self.private_key)] if self.private_key else None,
-            "password": self._password(),
+            "password": self.password(),
             "agent_path": None,
             "config": None,
             "connect_timeout": self.connect_timeout,
@@ -179,14 +161,6 @@ class SftpLocation(Location):
             ssh.close()
             raise LocationError(f"{self.peer} has no SFTP service: {_reason(error)}") from None
         return _Connection(ssh, sftp)
-
-    def _password(self) -> str | None:
-        if self.password_file is None:
-            return None
-        try:
-            return self.password_file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as error:
-            raise LocationError(f"password_file {self.password_file}: {error}") from None
 
 
 def _reason(error: BaseException) -> str:
