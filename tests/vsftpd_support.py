@@ -4,7 +4,8 @@ reference server.
 Anonymous login (any password) into a throwaway root whose `up/` folder the `ftp` user may
 write, rename in and delete from; explicit (AUTH TLS, required unless `require_tls=False`)
 or implicit TLS, data connections resuming the control connection's TLS session (unless
-`require_ssl_reuse=False`), with the certificate and key given as one PEM file. Needs root (vsftpd
+`require_ssl_reuse=False`), with the certificate and key given as one PEM file; with
+`client_ca`, a client certificate issued by that CA is required. Needs root (vsftpd
 drops to the `ftp` user).
 """
 
@@ -66,6 +67,7 @@ class LoopbackVsftpd:
         implicit: bool = False,
         require_tls: bool = True,
         require_ssl_reuse: bool = True,
+        client_ca: Path | None = None,
     ) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="vsftpd-"))
         self.folder.chmod(0o755)  # the ftp user reaches its root through it
@@ -76,8 +78,12 @@ class LoopbackVsftpd:
         Path("/var/run/vsftpd/empty").mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.config = self.folder / "vsftpd.conf"
+        client_certificates = (
+            f"require_cert=YES\nvalidate_cert=YES\nca_certs_file={client_ca}\n" if client_ca else ""
+        )
         self.config.write_text(
-            CONFIG.format(
+            client_certificates
+            + CONFIG.format(
                 port=self.port,
                 root=self.root,
                 implicit="YES" if implicit else "NO",

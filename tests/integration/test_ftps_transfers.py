@@ -44,6 +44,9 @@ def pki(tmp_path_factory):
     server_pem.chmod(0o600)
     (folder / "ca.pem").write_bytes(ca.pem)
     (folder / "other-ca.pem").write_bytes(other.pem)
+    client = ca.issue("acme", server=False)
+    (folder / "client.pem").write_bytes(client.key_pem + client.pem)
+    (folder / "client.pem").chmod(0o600)
     return folder
 
 
@@ -145,6 +148,45 @@ def test_a_certificate_of_another_ca_is_refused_and_nothing_is_sent(tmp_path, pk
             assert refused["data"]["location"] == "partner"
             assert "certificate" in refused["data"]["error"]
             assert "TLS certificate" in failed["data"]["error"]
+            assert list(server.upload.iterdir()) == []
+            assert app.events(80003) == []
+
+
+def test_a_server_that_requires_a_client_certificate_gets_the_configured_one(tmp_path, pki):
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    with LoopbackVsftpd(pki / "vsftpd.pem", client_ca=pki / "ca.pem") as server:
+        extra = ftps_location(
+            tmp_path, server, pki / "ca.pem", client_certificate=pki / "client.pem"
+        ) + transfer(
+            source=outbox,
+            destination="partner",
+            destination_path="/up",
+            trigger="interval",
+            interval=1,
+        )
+        with appliance(tmp_path, extra) as app:
+            (outbox / "signed.bin").write_bytes(b"s" * 70_000)
+            event = completed(app, "signed.bin")
+            assert event["data"]["sha256"] == sha256(server.upload / "signed.bin")
+
+
+def test_without_the_client_certificate_it_requires_nothing_is_sent(tmp_path, pki):
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    with LoopbackVsftpd(pki / "vsftpd.pem", client_ca=pki / "ca.pem") as server:
+        extra = ftps_location(tmp_path, server, pki / "ca.pem") + transfer(
+            source=outbox,
+            destination="partner",
+            destination_path="/up",
+            trigger="interval",
+            interval=1,
+            retries=0,
+        )
+        with appliance(tmp_path, extra) as app:
+            (outbox / "unsigned.bin").write_bytes(b"u" * 100)
+            failed = app.wait_event(80005, timeout=DEADLINE)
+            assert any(word in failed["data"]["error"] for word in ("certificate", "handshake"))
             assert list(server.upload.iterdir()) == []
             assert app.events(80003) == []
 

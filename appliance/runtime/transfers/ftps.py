@@ -255,9 +255,12 @@ class FtpsSession(LocationSession):
         stream = connection.makefile("rb")
         try:
             yield _DataReader(stream)
-        finally:
-            stream.close()
-            await self._end_transfer(connection)
+        except BaseException:
+            stream.close()  # mid-transfer: drop the data connection, not wait for its end
+            await asyncio.to_thread(_abandon, connection)
+            raise
+        stream.close()
+        await self._end_transfer(connection)
 
     @asynccontextmanager
     async def open_write(self, path: str) -> AsyncIterator[Writer]:
