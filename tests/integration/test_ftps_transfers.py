@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ftp_helpers import PASSWORD
+from tests.ftp_helpers import FTPS_SERVICES, PASSWORD
 from tests.helpers import wait_for
 from tests.integration.test_client_transfers import (
     DEADLINE,
@@ -224,21 +224,6 @@ def test_plain_ftp_is_refused_at_validate_unless_opted_in(tmp_path):
     assert password.returncode == 1 and "password" in password.stdout + password.stderr
 
 
-APPLIANCE_FTPS = """
-[services/ftps-strict]
-type = ftp
-address = 127.0.0.1
-port = {port}
-ftps_require_secured_control = yes
-ftps_require_secured_data = yes
-
-[services/ftps-implicit]
-type = ftps-implicit
-address = 127.0.0.1
-port = {port}
-"""
-
-
 @pytest.mark.parametrize(
     ("service", "tls_mode"), [("ftps-strict", "explicit"), ("ftps-implicit", "implicit")]
 )
@@ -249,7 +234,7 @@ def test_push_to_the_appliances_own_ftps_service(tmp_path, service, tls_mode):
     password_file = tmp_path / "alice.pw"
     password_file.write_text(PASSWORD + "\n")
     password_file.chmod(0o600)
-    app = RunningAppliance(tmp_path, APPLIANCE_FTPS, accounts={"alice": PASSWORD})
+    app = RunningAppliance(tmp_path, FTPS_SERVICES, accounts={"alice": PASSWORD})
     app.write_config()
     app.extra = textwrap.dedent(f"""
         [locations/peer]

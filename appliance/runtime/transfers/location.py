@@ -2,8 +2,9 @@
 
 A `Location` hands out sessions (`async with location.session() as files`); a session
 lists, stats, reads, writes, renames and removes files by POSIX-style paths relative to the
-location's root. `local` and `sftp` implement it; an `ftps` or `https` location would be one
-more module with these methods and an entry in `build_location`.
+location's root. `local`, `sftp` and `ftps` (with plain `ftp`) implement it, the two remote
+ones on `RemoteLocation`; an `https` location would be one more module with these methods
+and an entry in `build_location`.
 """
 
 from __future__ import annotations
