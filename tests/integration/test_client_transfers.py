@@ -168,30 +168,36 @@ def test_pull_from_sftp_into_a_local_location_then_delete(tmp_path, sshd):
     remote, pulled = tmp_path / "remote-outbox", tmp_path / "pulled"
     remote.mkdir()
     pulled.mkdir()
+    extra = sftp_location(sshd, sshd.client_key) + pull_setup(remote, pulled, source_path=remote)
+    with appliance(tmp_path, extra) as app:
+        check_pulled_then_deleted(app, remote, pulled)
+
+
+def pull_setup(remote: Path, pulled: Path, source_path: object) -> str:
+    """report.csv and notes.txt in the remote folder; the INI of a `landing` location and of
+    a pull of *.csv from `partner` into it, deleting what was pulled."""
     (remote / "report.csv").write_bytes(b"a,b\n" * 100_000)
     (remote / "notes.txt").write_text("stays")
-    extra = (
-        sftp_location(sshd, sshd.client_key)
-        + f"\n[locations/landing]\ntype = local\npath = {pulled}\n\n"
-        + transfer(
-            "pull",
-            source="partner",
-            source_path=remote,
-            destination="landing",
-            match="*.csv",
-            trigger="interval",
-            interval=1,
-            after="delete",
-        )
+    return f"\n[locations/landing]\ntype = local\npath = {pulled}\n\n" + transfer(
+        "pull",
+        source="partner",
+        source_path=source_path,
+        destination="landing",
+        match="*.csv",
+        trigger="interval",
+        interval=1,
+        after="delete",
     )
-    with appliance(tmp_path, extra) as app:
-        event = completed(app, "report.csv")
-        assert (pulled / "report.csv").read_bytes() == b"a,b\n" * 100_000
-        assert event["data"]["sha256"] == sha256(pulled / "report.csv")
-        wait_for(lambda: not (remote / "report.csv").exists(), timeout=DEADLINE)
-        assert (remote / "notes.txt").exists()
-        assert not (pulled / "notes.txt").exists()
-        assert hidden_leftovers(pulled) == []
+
+
+def check_pulled_then_deleted(app: RunningAppliance, remote: Path, pulled: Path) -> None:
+    event = completed(app, "report.csv")
+    assert (pulled / "report.csv").read_bytes() == b"a,b\n" * 100_000
+    assert event["data"]["sha256"] == sha256(pulled / "report.csv")
+    wait_for(lambda: not (remote / "report.csv").exists(), timeout=DEADLINE)
+    assert (remote / "notes.txt").exists()
+    assert not (pulled / "notes.txt").exists()
+    assert hidden_leftovers(pulled) == []
 
 
 def test_a_wrong_pinned_host_key_is_refused_and_nothing_is_sent(tmp_path, sshd):

@@ -21,8 +21,10 @@ from tests.helpers import wait_for
 from tests.integration.test_client_transfers import (
     DEADLINE,
     appliance,
+    check_pulled_then_deleted,
     completed,
     hidden_leftovers,
+    pull_setup,
     sha256,
     transfer,
 )
@@ -71,6 +73,20 @@ def ftps_location(tmp_path: Path, server: LoopbackVsftpd, ca_file: Path, **optio
     )
 
 
+def push_once(tmp_path: Path, location: str) -> tuple[Path, str]:
+    """An outbox and the INI of `location` plus a push from it to /up, with no retry."""
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    return outbox, location + transfer(
+        source=outbox,
+        destination="partner",
+        destination_path="/up",
+        trigger="interval",
+        interval=1,
+        retries=0,
+    )
+
+
 @pytest.mark.parametrize("tls_mode", ["explicit", "implicit"])
 def test_push_to_ftps_then_delete(tmp_path, pki, tls_mode):
     outbox = tmp_path / "outbox"
@@ -102,45 +118,16 @@ def test_pull_from_ftps_into_a_local_location(tmp_path, pki):
     pulled = tmp_path / "pulled"
     pulled.mkdir()
     with LoopbackVsftpd(pki / "vsftpd.pem") as server:
-        report = server.upload / "report.csv"
-        report.write_bytes(b"a,b\n" * 100_000)
-        (server.upload / "notes.txt").write_text("stays")
-        extra = (
-            ftps_location(tmp_path, server, pki / "ca.pem")
-            + f"[locations/landing]\ntype = local\npath = {pulled}\n\n"
-            + transfer(
-                "pull",
-                source="partner",
-                source_path="/up",
-                destination="landing",
-                match="*.csv",
-                trigger="interval",
-                interval=1,
-                after="delete",
-            )
+        extra = ftps_location(tmp_path, server, pki / "ca.pem") + pull_setup(
+            server.upload, pulled, source_path="/up"
         )
         with appliance(tmp_path, extra) as app:
-            event = completed(app, "report.csv")
-            assert (pulled / "report.csv").read_bytes() == b"a,b\n" * 100_000
-            assert event["data"]["sha256"] == sha256(pulled / "report.csv")
-            wait_for(lambda: not report.exists(), timeout=DEADLINE)
-            assert (server.upload / "notes.txt").exists()
-            assert not (pulled / "notes.txt").exists()
-            assert hidden_leftovers(pulled) == []
+            check_pulled_then_deleted(app, server.upload, pulled)
 
 
 def test_a_certificate_of_another_ca_is_refused_and_nothing_is_sent(tmp_path, pki):
-    outbox = tmp_path / "outbox"
-    outbox.mkdir()
     with LoopbackVsftpd(pki / "vsftpd.pem") as server:
-        extra = ftps_location(tmp_path, server, pki / "other-ca.pem") + transfer(
-            source=outbox,
-            destination="partner",
-            destination_path="/up",
-            trigger="interval",
-            interval=1,
-            retries=0,
-        )
+        outbox, extra = push_once(tmp_path, ftps_location(tmp_path, server, pki / "other-ca.pem"))
         with appliance(tmp_path, extra) as app:
             (outbox / "secret.bin").write_bytes(b"secret" * 1000)
             refused = app.wait_event(80009, timeout=DEADLINE)
@@ -172,17 +159,8 @@ def test_a_server_that_requires_a_client_certificate_gets_the_configured_one(tmp
 
 
 def test_without_the_client_certificate_it_requires_nothing_is_sent(tmp_path, pki):
-    outbox = tmp_path / "outbox"
-    outbox.mkdir()
     with LoopbackVsftpd(pki / "vsftpd.pem", client_ca=pki / "ca.pem") as server:
-        extra = ftps_location(tmp_path, server, pki / "ca.pem") + transfer(
-            source=outbox,
-            destination="partner",
-            destination_path="/up",
-            trigger="interval",
-            interval=1,
-            retries=0,
-        )
+        outbox, extra = push_once(tmp_path, ftps_location(tmp_path, server, pki / "ca.pem"))
         with appliance(tmp_path, extra) as app:
             (outbox / "unsigned.bin").write_bytes(b"u" * 100)
             failed = app.wait_event(80005, timeout=DEADLINE)
