@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.helpers import free_port, wait_for  # noqa: E402
 from tests.running import RunningAppliance  # noqa: E402
+from tests.vsftpd_support import LoopbackVsftpd  # noqa: E402
 
 PASSWORD = "bench"
 SERVICES = """
@@ -34,45 +34,6 @@ port = {port}
 """
 LFTP_TLS = "set ssl:verify-certificate no; set ftp:ssl-force yes; set ftp:ssl-protect-data yes; "
 LFTP_PLAIN = "set ftp:ssl-allow no; "
-
-
-def vsftpd_config(root: Path, port: int, pem: Path) -> Path:
-    anon = root / "anon"
-    (anon / "up").mkdir(parents=True)
-    shutil.chown(anon / "up", "ftp", "ftp")
-    Path("/var/run/vsftpd/empty").mkdir(parents=True, exist_ok=True)
-    text = f"""\
-listen=YES
-listen_address=127.0.0.1
-listen_port={port}
-background=NO
-anonymous_enable=YES
-no_anon_password=YES
-anon_root={anon}
-write_enable=YES
-anon_upload_enable=YES
-anon_mkdir_write_enable=YES
-anon_other_write_enable=YES
-anon_umask=022
-anon_world_readable_only=NO
-local_enable=NO
-seccomp_sandbox=NO
-xferlog_enable=NO
-ssl_enable=YES
-allow_anon_ssl=YES
-force_anon_logins_ssl=NO
-force_anon_data_ssl=NO
-require_ssl_reuse=NO
-ssl_ciphers=HIGH
-rsa_cert_file={pem}
-rsa_private_key_file={pem}
-secure_chroot_dir=/var/run/vsftpd/empty
-pasv_min_port=63000
-pasv_max_port=63999
-"""
-    path = root / "vsftpd.conf"
-    path.write_text(text)
-    return path
 
 
 def timed(command: list[str]) -> float:
@@ -133,30 +94,14 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=500)
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ftp-bench-"))
-    os.chmod(work, 0o755)  # noqa: S103 - vsftpd's ftp user must reach its folder
     big, tree = make_inputs(work, options.size_mib, options.files)
-    vsftpd_port = free_port()
     with RunningAppliance(work, SERVICES, accounts={"alice": PASSWORD}) as app:
         app.home("alice").mkdir(parents=True, exist_ok=True)
         pem = app.root / "keys" / "tls.pem"
-        config = vsftpd_config(work / "vsftpd", vsftpd_port, pem)
-        vsftpd = subprocess.Popen(["vsftpd", str(config)])
-        try:
-            wait_for(
-                lambda: (
-                    subprocess.run(
-                        ["curl", "-s", f"ftp://127.0.0.1:{vsftpd_port}/"], capture_output=True
-                    ).returncode
-                    == 0
-                ),
-                timeout=20,
-            )
+        with LoopbackVsftpd(pem, require_tls=False, require_ssl_reuse=False) as vsftpd:
             ours = Peer("appliance", app.port("ftp"), "", "alice", PASSWORD)
-            native = Peer("vsftpd", vsftpd_port, "/up", "anonymous", "bench@")
+            native = Peer("vsftpd", vsftpd.port, "/up", "anonymous", "bench@")
             report(ours, native, work, big, tree, options)
-        finally:
-            vsftpd.terminate()
-            vsftpd.wait(10)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

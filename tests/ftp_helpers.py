@@ -13,13 +13,7 @@ from appliance.runtime.aaa.passwords import hash_password_scrypt
 
 PASSWORD = "correct horse"
 
-SERVICES = """
-[services/ftp]
-type = ftp
-address = 127.0.0.1
-port = {port}
-passive_port_range = 62100-62139
-
+FTPS_SERVICES = """
 [services/ftps-strict]
 type = ftp
 address = 127.0.0.1
@@ -31,7 +25,19 @@ ftps_require_secured_data = yes
 type = ftps-implicit
 address = 127.0.0.1
 port = {port}
+"""
+"""Explicit FTPS with TLS required, and implicit FTPS."""
 
+SERVICES = (
+    """
+[services/ftp]
+type = ftp
+address = 127.0.0.1
+port = {port}
+passive_port_range = 62100-62139
+"""
+    + FTPS_SERVICES
+    + """
 [services/ftp-nat]
 type = ftp
 address = ::
@@ -40,6 +46,7 @@ passive_port_range = 62140-62149
 passive_address = 192.0.2.10
 maximum_concurrent_connections = 2
 """
+)
 
 
 def reader_account() -> str:

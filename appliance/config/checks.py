@@ -287,7 +287,8 @@ def _group_mappings(config: Config) -> Iterator[Problem]:
 
 
 def _locations(config: Config) -> Iterator[Problem]:
-    """A local location is an existing folder; an sftp one has a usable way to log in."""
+    """A local location is an existing folder; an sftp one has a usable way to log in; plain
+    ftp is opted in."""
     for section in config.locations.values():
         if section.type == "local":
             folder = section.path("path")
@@ -297,6 +298,15 @@ def _locations(config: Config) -> Iterator[Problem]:
                 )
         elif section.type == "sftp":
             yield from _sftp_credentials(section)
+        elif section.type == "ftp" and not section["allow_plaintext"]:
+            yield _problem(
+                section,
+                "allow_plaintext",
+                "type = ftp sends the password and the files unencrypted; expected type = ftps, "
+                "or allow_plaintext = yes to accept that",
+            )
+        elif section.type == "ftps" and section.options.get("client_certificate"):
+            yield from _check_pem(section, "client_certificate", section.path("client_certificate"))
 
 
 def _sftp_credentials(section: Section) -> Iterator[Problem]:

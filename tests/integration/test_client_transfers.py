@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+from email import message_from_bytes
 from pathlib import Path
 
 import pytest
@@ -166,30 +168,36 @@ def test_pull_from_sftp_into_a_local_location_then_delete(tmp_path, sshd):
     remote, pulled = tmp_path / "remote-outbox", tmp_path / "pulled"
     remote.mkdir()
     pulled.mkdir()
+    extra = sftp_location(sshd, sshd.client_key) + pull_setup(remote, pulled, source_path=remote)
+    with appliance(tmp_path, extra) as app:
+        check_pulled_then_deleted(app, remote, pulled)
+
+
+def pull_setup(remote: Path, pulled: Path, source_path: object) -> str:
+    """report.csv and notes.txt in the remote folder; the INI of a `landing` location and of
+    a pull of *.csv from `partner` into it, deleting what was pulled."""
     (remote / "report.csv").write_bytes(b"a,b\n" * 100_000)
     (remote / "notes.txt").write_text("stays")
-    extra = (
-        sftp_location(sshd, sshd.client_key)
-        + f"\n[locations/landing]\ntype = local\npath = {pulled}\n\n"
-        + transfer(
-            "pull",
-            source="partner",
-            source_path=remote,
-            destination="landing",
-            match="*.csv",
-            trigger="interval",
-            interval=1,
-            after="delete",
-        )
+    return f"\n[locations/landing]\ntype = local\npath = {pulled}\n\n" + transfer(
+        "pull",
+        source="partner",
+        source_path=source_path,
+        destination="landing",
+        match="*.csv",
+        trigger="interval",
+        interval=1,
+        after="delete",
     )
-    with appliance(tmp_path, extra) as app:
-        event = completed(app, "report.csv")
-        assert (pulled / "report.csv").read_bytes() == b"a,b\n" * 100_000
-        assert event["data"]["sha256"] == sha256(pulled / "report.csv")
-        wait_for(lambda: not (remote / "report.csv").exists(), timeout=DEADLINE)
-        assert (remote / "notes.txt").exists()
-        assert not (pulled / "notes.txt").exists()
-        assert hidden_leftovers(pulled) == []
+
+
+def check_pulled_then_deleted(app: RunningAppliance, remote: Path, pulled: Path) -> None:
+    event = completed(app, "report.csv")
+    assert (pulled / "report.csv").read_bytes() == b"a,b\n" * 100_000
+    assert event["data"]["sha256"] == sha256(pulled / "report.csv")
+    wait_for(lambda: not (remote / "report.csv").exists(), timeout=DEADLINE)
+    assert (remote / "notes.txt").exists()
+    assert not (pulled / "notes.txt").exists()
+    assert hidden_leftovers(pulled) == []
 
 
 def test_a_wrong_pinned_host_key_is_refused_and_nothing_is_sent(tmp_path, sshd):
@@ -494,3 +502,52 @@ def test_files_in_a_row_reuse_one_idle_connection(tmp_path, sshd):
 
 def _logins(server: LoopbackSshd) -> int:
     return (server.folder / "sshd.log").read_text().count("Accepted publickey")
+
+
+def test_a_refused_login_fails_after_its_retries_and_the_failure_is_emailed(
+    tmp_path, sshd, smtp_server, key_material
+):
+    """docs/transfers.md's "Email when a transfer fails": an email handler for 80005."""
+    smtp_port, received = smtp_server
+    stranger = client_key(tmp_path / "stranger")  # not in the sshd's authorized_keys
+    outbox, remote, extra = push_setup(
+        tmp_path,
+        sshd,
+        stranger,
+        trigger="interval",
+        interval=1,
+        retries=2,
+        retry_delay=1,
+        retry_max_delay=1,
+    )
+    extra += textwrap.dedent(f"""
+        [resources/mail]
+        type = smtp
+        address = 127.0.0.1
+        port = {smtp_port}
+        security = starttls
+        ca_certificate = {key_material / "tls.pem"}
+
+        [event-handlers/transfer-failures]
+        type = email
+        target = 80005
+        resource = mail
+        email_from = mft@example.test
+        email_to = ops@example.test
+        email_subject = [mft] {{message}}
+        """)
+    with appliance(tmp_path, extra) as app:
+        (outbox / "x.bin").write_bytes(b"x" * 100)
+        failed = app.wait_event(80005, timeout=DEADLINE)
+        message = wait_for(lambda: received[0] if received else None, timeout=DEADLINE)
+    assert failed["data"]["attempts"] == 3
+    assert len(app.events(80007)) == 3 and len(app.events(80004)) == 2
+    assert list(remote.iterdir()) == []
+    assert message["To"] == "ops@example.test"
+    assert message["Subject"].startswith("[mft] Transfer push:") and "x.bin" in message["Subject"]
+    body = json.loads(message_from_bytes(message.as_bytes()).get_payload(decode=True))
+    assert body["id"] == 80005 and body["uuid"] == failed["uuid"]
+    assert body["data"]["error"] == failed["data"]["error"]
+    assert len(received) == 1  # 80007 and 80004 are not for this handler
+    status = transfers_cli(app, "status", "push")
+    assert "failed 1" in status.stdout and "refused the login" in status.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import ssl
 import subprocess
 import threading
 from email import message_from_bytes
@@ -109,28 +108,6 @@ def test_syslog_tcp_uses_octet_counting_and_rfc5424():
 def _complete_frame(data: bytes) -> bool:
     length, space, rest = data.partition(b" ")
     return bool(space) and len(rest) >= int(length)
-
-
-@pytest.fixture
-def smtp_server(tmp_path: Path, key_material: Path):
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    received: list = []
-
-    class Collect(Message):
-        def handle_message(self, message):
-            received.append(message)
-
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(key_material / "tls.pem")
-    port = free_port()
-    controller = Controller(
-        Collect(), hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
-    )
-    controller.start()
-    yield port, received
-    controller.stop()
 
 
 def test_email_over_starttls_carries_the_event_json(smtp_server, key_material):

@@ -33,6 +33,7 @@ from appliance.runtime.transfers.queue import (
 from appliance.runtime.transfers.runner import TransferRunner
 from appliance.runtime.transfers.schedule import DailyWindow, retry_delay
 from appliance.runtime.transfers.settings import plans
+from tests.lab_pki import CA
 
 BASE = """
 [server]
@@ -113,11 +114,84 @@ window = 22:00-06:00
     assert pull.window == DailyWindow.parse("22:00-06:00")
 
 
-def test_ftps_and_https_locations_are_refused_as_not_supported_yet(config_dir):
-    found = problems(config_dir, "[locations/later]\ntype = ftps\n")
-    assert any("locations/later:type: type ftps is not supported yet" in p for p in found)
+def test_https_locations_are_refused_as_not_supported_yet(config_dir):
     found = problems(config_dir, "[locations/web]\ntype = https\n")
-    assert any("type https is not supported yet; expected local or sftp" in p for p in found)
+    assert any("type https is not supported yet; expected local" in p for p in found)
+
+
+def test_ftps_needs_a_password_file_and_plain_ftp_an_opt_in(config_dir, tmp_path):
+    password_file = tmp_path / "pw"
+    password_file.write_text("secret\n")
+    found = problems(
+        config_dir, "[locations/p]\ntype = ftps\naddress = h\nusername = u\npassword = x\n"
+    )
+    assert any(":locations/p:password_file: missing required option" in p for p in found)
+    assert any(":locations/p:password: unknown option" in p for p in found)
+    found = problems(
+        config_dir,
+        "[locations/p]\ntype = ftps\naddress = h\nusername = u\n"
+        f"password_file = {password_file}\ntls_mode = sometimes\n",
+    )
+    assert any(":locations/p:tls_mode:" in p and "explicit" in p for p in found)
+    plain = (
+        f"[locations/p]\ntype = ftp\naddress = h\nusername = u\npassword_file = {password_file}\n"
+    )
+    found = problems(config_dir, plain)
+    assert any(":locations/p:allow_plaintext:" in p and "type = ftps" in p for p in found)
+    config = load_config(config_dir(BASE + plain + "allow_plaintext = yes\n"))
+    assert config.locations["p"]["port"] == 21
+
+
+def test_an_ftps_location_defaults_to_explicit_tls_1_2_with_verification(config_dir, tmp_path):
+    import ssl
+
+    from appliance.runtime.transfers.ftps import FtpsLocation, tls_context
+
+    password_file = tmp_path / "pw"
+    password_file.write_text("secret\n")
+    text = (
+        f"[locations/p]\ntype = ftps\naddress = h\nusername = u\npassword_file = {password_file}\n"
+    )
+    location = FtpsLocation(load_config(config_dir(BASE + text)).locations["p"], print)
+    assert not location.implicit and location.port == 21 and location.ca_certificate is None
+    assert location.describe("in/x") == "ftps://u@h:21/~/in/x"
+    context = tls_context(None, None)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+def test_ftp_times_of_mlsd_and_mdtm_are_utc():
+    from appliance.runtime.transfers.ftps import _mlsd_mtime
+
+    assert _mlsd_mtime("20260102030405") == 1767323045.0
+    assert _mlsd_mtime("20260102030405.123") == 1767323045.0
+    assert _mlsd_mtime(None) == 0.0 and _mlsd_mtime("garbage") == 0.0
+
+
+def test_a_listing_without_mlsd_falls_back_to_nlst_size_and_mdtm():
+    import ftplib
+
+    from appliance.runtime.transfers.ftps import FtpsSession
+
+    class NoMlsd:
+        """What vsftpd answers: no MLSD; a folder has no SIZE."""
+
+        def mlsd(self, path):
+            raise ftplib.error_perm("500 Unknown command.")
+
+        def nlst(self, path):
+            return [f"{path}/a.csv", f"{path}/sub"]
+
+        def size(self, path):
+            if path.endswith("sub"):
+                raise ftplib.error_perm("550 Could not get file size.")
+            return 42
+
+        def sendcmd(self, command):
+            return "213 20260102030405"
+
+    found = asyncio.run(FtpsSession(NoMlsd()).list_files("/out"))
+    assert found == [FileInfo("a.csv", 42, 1767323045.0)]
 
 
 def test_sftp_needs_a_pinned_host_key_and_never_takes_a_plaintext_password(
@@ -464,6 +538,8 @@ def test_the_examples_of_docs_transfers_md_validate(config_dir, tmp_path, host_k
     keys.mkdir()
     for name in ("partner-a", "erp_ed25519"):
         asyncssh.generate_private_key("ssh-ed25519").write_private_key(keys / name)
+    (keys / "partner-b.pw").write_text("secret\n")
+    (keys / "partner-b-ca.pem").write_bytes(CA().pem)
     text = "\n".join(blocks).replace("/srv/mft", str(srv)).replace("keys/", f"{keys}/")
     text = re.sub(r"host_key = .*", f"host_key = {host_key_line}", text)
     # The pull example defines [locations/landing] again, for a reader who starts there.

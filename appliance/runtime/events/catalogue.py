@@ -632,6 +632,15 @@ CATALOGUE: tuple[EventType, ...] = (
         _O.TRANSFER,
         ("transfer", "source", "error"),
     ),
+    EventType(
+        80009,
+        "client-transfer-tls-refused",
+        "Location {location}: the TLS certificate of {peer} was refused: {error}.",
+        _S.ERROR,
+        _O.CONNECTION,
+        ("location", "error"),
+        durable=True,
+    ),
 )
 
 BY_ID: dict[int, EventType] = {event.id: event for event in CATALOGUE}

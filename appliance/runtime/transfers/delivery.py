@@ -6,8 +6,9 @@
 2. Data goes to a hidden temporary name in the destination folder
    (`.transfer-<transfer>-<queue id>.part`, `.~transfer-...` in a local folder; the same
    name at every attempt, so a retry replaces a stale one), its size is checked, then it is
-   renamed to the final name and the final size is checked again. `temporary_name = no`
-   writes the final name directly, for servers that cannot rename.
+   renamed to the final name (one atomic rename of the file just checked: its size is not
+   asked again, a round trip per file saved). `temporary_name = no` writes the final name
+   directly, for servers that cannot rename, and checks its size.
 3. Only then is the source kept, deleted or archived (`after`); the caller records `done`
    last, so a crash anywhere before that leads back to step 1.
 """
@@ -110,7 +111,6 @@ async def _send(
         if target != final:
             await _discard(destination, target)
         raise
-    await _check_size(destination, final, sent)
     return digest.hexdigest()
 
 

@@ -2,12 +2,14 @@
 
 A `Location` hands out sessions (`async with location.session() as files`); a session
 lists, stats, reads, writes, renames and removes files by POSIX-style paths relative to the
-location's root. `local` and `sftp` implement it; an `ftps` or `https` location would be one
-more module with these methods and an entry in `build_location`.
+location's root. `local`, `sftp` and `ftps` (with plain `ftp`) implement it, the two remote
+ones on `RemoteLocation`; an `https` location would be one more module with these methods
+and an entry in `build_location`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from appliance.config import Section
 from appliance.runtime.fs.jail import RESERVED_PREFIX
 
 Emit = Callable[..., object]
@@ -92,6 +95,49 @@ class Location(ABC):
 
     async def close(self) -> None:  # noqa: B027 - most locations keep nothing open
         """Close what the location keeps open (idle connections)."""
+
+
+class RemoteLocation(Location):
+    """A server the appliance logs in to as a client: what sftp and ftps locations share."""
+
+    scheme = ""
+    """Of the URLs in events: sftp://user@host:port/path."""
+
+    def __init__(self, section: Section, emit: Emit) -> None:
+        super().__init__(section.id)
+        self.address: str = section["address"]
+        self.port: int = section["port"]
+        self.username: str = section["username"]
+        self.password_file = section.path("password_file")
+        self.connect_timeout: int = section["connect_timeout"]
+        self.max_connections: int = section["max_connections"]
+        self.component = f"locations/{section.id}"
+        self.emit = emit
+        self._slots: asyncio.Semaphore | None = None
+
+    @property
+    def peer(self) -> str:
+        return f"{self.address}:{self.port}"
+
+    def describe(self, path: str) -> str:
+        """scheme://user@host:port/absolute/path, or /~/path relative to the login folder."""
+        where = path if path.startswith("/") else f"/~/{path}"
+        return f"{self.scheme}://{self.username}@{self.peer}{where}"
+
+    def slots(self) -> asyncio.Semaphore:
+        """At most `max_connections` at once; made on first use, on the transfers' own loop."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_connections)
+        return self._slots
+
+    def password(self) -> str | None:
+        """The password of `password_file` (without its line end), None without one."""
+        if self.password_file is None:
+            return None
+        try:
+            return self.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as error:
+            raise LocationError(f"password_file {self.password_file}: {error}") from None
 
 
 def join(folder: str, name: str) -> str:

@@ -108,18 +108,26 @@ class TransferQueue:
         self, transfer: str, source_path: str, size: int, mtime: float
     ) -> QueuedFile | None:
         """Record a file found; None when this very file (same size and mtime) is known."""
+        new = self.enqueue_many(transfer, [(source_path, size, mtime)])
+        return new[0] if new else None
+
+    def enqueue_many(self, transfer: str, found: list[tuple[str, int, float]]) -> list[QueuedFile]:
+        """Record the files of a scan (path, size, mtime) in one commit; the new ones."""
         now = time.time()
+        new = []
         with self._transaction() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO files (transfer, source_path, size, mtime, state,"
-                " next_attempt, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (transfer, source_path, size, mtime, QUEUED, now, now, now),
-            )
-            if cursor.rowcount == 0:
-                return None
-            sql = f"SELECT {_COLUMNS} FROM files WHERE id = ?"  # noqa: S608 - constant columns
-            row = db.execute(sql, (cursor.lastrowid,))
-            return QueuedFile(*row.fetchone())
+            for source_path, size, mtime in found:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO files (transfer, source_path, size, mtime, state,"
+                    " next_attempt, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (transfer, source_path, size, mtime, QUEUED, now, now, now),
+                )
+                if cursor.rowcount == 0:
+                    continue
+                sql = f"SELECT {_COLUMNS} FROM files WHERE id = ?"  # noqa: S608 - constant columns
+                row = db.execute(sql, (cursor.lastrowid,))
+                new.append(QueuedFile(*row.fetchone()))
+        return new
 
     def claim_due(self, transfer: str, limit: int, now: float | None = None) -> list[QueuedFile]:
         """Move up to `limit` due files to `sending`, counting the attempt; atomic."""

@@ -64,7 +64,8 @@ class TransferRunner:
         """Queue every matching file of the source folder not queued before; how many."""
         async with self.source.session() as files:
             found = await files.list_files(self.plan.source_path)
-        queued = sum(1 for info in found if self._enqueue(info.name, info.size, info.mtime))
+        wanted = [info for info in found if self._wants(info.name)]
+        queued = self._enqueue([(_source_key(self.plan, i.name), i.size, i.mtime) for i in wanted])
         if queued:
             self._wake.set()
         return queued
@@ -79,25 +80,28 @@ class TransferRunner:
             stat = real_path.stat()
         except OSError:
             return False
-        if self._enqueue(real_path.name, stat.st_size, stat.st_mtime):
+        if self._wants(real_path.name) and self._enqueue(
+            [(_source_key(self.plan, real_path.name), stat.st_size, stat.st_mtime)]
+        ):
             self._wake.set()
             return True
         return False
 
-    def _enqueue(self, name: str, size: int, mtime: float) -> bool:
-        if not _plain_name(name) or is_temporary(name) or not self.plan.wants(name):
-            return False
-        record = self.queue.enqueue(self.plan.id, _source_key(self.plan, name), size, mtime)
-        if record is None:
-            return False
-        self.emit(
-            QUEUED,
-            self.plan.component,
-            transfer=self.plan.id,
-            source=self.source.describe(record.source_path),
-            bytes=size,
-        )
-        return True
+    def _wants(self, name: str) -> bool:
+        return _plain_name(name) and not is_temporary(name) and self.plan.wants(name)
+
+    def _enqueue(self, found: list[tuple[str, int, float]]) -> int:
+        """Queue the files found (one commit), an event for each new one; how many were new."""
+        new = self.queue.enqueue_many(self.plan.id, found) if found else []
+        for record in new:
+            self.emit(
+                QUEUED,
+                self.plan.component,
+                transfer=self.plan.id,
+                source=self.source.describe(record.source_path),
+                bytes=record.size,
+            )
+        return len(new)
 
     # -- sending ----------------------------------------------------------
     async def run_forever(self) -> None:

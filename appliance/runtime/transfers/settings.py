@@ -7,6 +7,7 @@ from pathlib import Path
 
 from appliance.config import Config, Section
 from appliance.runtime.aaa.permissions import MatchExpression
+from appliance.runtime.transfers.ftps import FtpsLocation
 from appliance.runtime.transfers.local import LocalLocation
 from appliance.runtime.transfers.location import Emit, Location
 from appliance.runtime.transfers.schedule import DailyWindow
@@ -81,6 +82,8 @@ def build_location(section: Section, emit: Emit) -> Location:
         return LocalLocation(section.id, section.path("path"))
     if section.type == "sftp":
         return SftpLocation(section, emit)
+    if section.type in ("ftps", "ftp"):
+        return FtpsLocation(section, emit)
     raise ValueError(f"location type {section.type} is not supported yet")
 
 

@@ -13,7 +13,7 @@ import stat
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncssh
 
@@ -22,10 +22,10 @@ from appliance.runtime.transfers.host_keys import PinnedHostKey
 from appliance.runtime.transfers.location import (
     Emit,
     FileInfo,
-    Location,
     LocationError,
     LocationSession,
     Reader,
+    RemoteLocation,
     Writer,
 )
 
@@ -52,46 +52,31 @@ class _Connection:
     ssh: asyncssh.SSHClientConnection
     sftp: asyncssh.SFTPClient
     idle_since: float = 0.0
+    folders: set[str] = field(default_factory=set)
+    """Folders known to exist, made or seen by this connection: one check per connection,
+    not per file (a connection that failed is closed, and its knowledge with it)."""
 
     def close(self) -> None:
         self.sftp.exit()
         self.ssh.close()
 
 
-class SftpLocation(Location):
+class SftpLocation(RemoteLocation):
+    scheme = "sftp"
+
     def __init__(self, section: Section, emit: Emit) -> None:
-        super().__init__(section.id)
-        self.address: str = section["address"]
-        self.port: int = section["port"]
-        self.username: str = section["username"]
+        super().__init__(section, emit)
         self.private_key = section.path("private_key")
-        self.password_file = section.path("password_file")
         self.pinned = PinnedHostKey.parse(section["host_key"])
-        self.connect_timeout: int = section["connect_timeout"]
-        self.max_connections: int = section["max_connections"]
         self.idle_timeout: int = section["idle_timeout"]
-        self.component = f"locations/{section.id}"
-        self.emit = emit
         self._idle: list[_Connection] = []
-        self._slots: asyncio.Semaphore | None = None
-
-    @property
-    def peer(self) -> str:
-        return f"{self.address}:{self.port}"
-
-    def describe(self, path: str) -> str:
-        """sftp://user@host:port/absolute/path, or /~/path relative to the login folder."""
-        where = path if path.startswith("/") else f"/~/{path}"
-        return f"sftp://{self.username}@{self.peer}{where}"
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[SftpSession]:
-        if self._slots is None:  # made here: it belongs to the loop that runs the transfers
-            self._slots = asyncio.Semaphore(self.max_connections)
-        async with self._slots:
+        async with self.slots():
             connection = self._take_idle() or await self._connect()
             try:
-                yield SftpSession(connection.sftp)
+                yield SftpSession(connection.sftp, connection.folders)
             except BaseException:
                 connection.close()
                 raise
@@ -136,7 +121,7 @@ class SftpLocation(Location):
             "username": self.username,
             "known_hosts": ([], [], []),  # nothing trusted but what validate_host_public_key says
             "client_keys": [str(self.private_key)] if self.private_key else None,
-            "password": self._password(),
+            "password": self.password(),
             "agent_path": None,
             "config": None,
             "connect_timeout": self.connect_timeout,
@@ -177,22 +162,15 @@ class SftpLocation(Location):
             raise LocationError(f"{self.peer} has no SFTP service: {_reason(error)}") from None
         return _Connection(ssh, sftp)
 
-    def _password(self) -> str | None:
-        if self.password_file is None:
-            return None
-        try:
-            return self.password_file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as error:
-            raise LocationError(f"password_file {self.password_file}: {error}") from None
-
 
 def _reason(error: BaseException) -> str:
     return getattr(error, "reason", None) or str(error) or error.__class__.__name__
 
 
 class SftpSession(LocationSession):
-    def __init__(self, sftp: asyncssh.SFTPClient) -> None:
+    def __init__(self, sftp: asyncssh.SFTPClient, known_folders: set[str] | None = None) -> None:
         self.sftp = sftp
+        self.known_folders = set() if known_folders is None else known_folders
 
     async def list_files(self, folder: str) -> list[FileInfo]:
         try:
@@ -235,5 +213,8 @@ class SftpSession(LocationSession):
         await self.sftp.remove(path)
 
     async def make_folders(self, folder: str) -> None:
-        if folder not in ("", ".", "/"):
+        if folder in ("", ".", "/") or folder in self.known_folders:
+            return
+        if not await self.sftp.isdir(folder):
             await self.sftp.makedirs(folder, exist_ok=True)
+        self.known_folders.add(folder)
