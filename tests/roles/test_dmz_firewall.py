@@ -102,13 +102,20 @@ def test_transfer_locations_get_outbound_rules(tmp_path):
     """Each remote location of the transfers role is reachable on its port, and only that."""
     locations = {
         "partner-sftp": {"type": "sftp", "address": "192.0.2.10", "port": 2222},
-        "partner-ftps": {"type": "ftps", "address": "2001:db8::7", "tls_mode": "implicit"},
+        "partner-ftps": {
+            "type": "ftps",
+            "address": "2001:db8::7",
+            "tls_mode": "implicit",
+            "port": 990,
+        },
+        "partner-ftp": {"type": "ftps", "address": "192.0.2.11"},
         "outbox": {"type": "local", "path": "/srv/appliance/outbox"},
     }
     text = render(tmp_path, {"dmz_firewall_transfer_locations": locations})
     assert "# transfers location partner-sftp (sftp)" in text
     assert "ip daddr { 192.0.2.10 } tcp dport 2222 accept" in text
     assert "ip6 daddr { 2001:db8::7 } tcp dport 990 accept" in text
+    assert "ip daddr { 192.0.2.11 } tcp dport 21 accept" in text  # the schema's default port
     assert "outbox" not in text
 
 
