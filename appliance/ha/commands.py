@@ -132,8 +132,7 @@ def _guarded(function):
         try:
             return function(args)
         except ConfigError as error:
-            for problem in error.problems:
-                print(problem, file=sys.stderr)
+            print(error, file=sys.stderr)  # one line per problem
             return 1
         finally:
             _hand_state_to_its_owner(Path(args.config))

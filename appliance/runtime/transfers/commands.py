@@ -45,8 +45,7 @@ def _guarded(function):
         try:
             return function(args)
         except ConfigError as error:
-            for problem in error.problems:
-                print(problem, file=sys.stderr)
+            print(error, file=sys.stderr)  # one line per problem
             return 1
         except (_Refused, LocationError, OSError) as error:
             print(f"appliance transfers {args.transfers_command}: {error}", file=sys.stderr)
