@@ -54,12 +54,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
+    from appliance.runtime.events.printable import PrintableFormatter
     from appliance.runtime.supervisor import Supervisor
 
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    terminal = logging.StreamHandler()
+    terminal.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, handlers=[terminal])
     return Supervisor(Path(args.config), echo_events=not args.quiet).run()
 
 
