@@ -409,6 +409,14 @@ CATALOGUE: tuple[EventType, ...] = (
         _O.AUTHENTICATION,
         ("method",),
     ),
+    EventType(
+        40012,
+        "http-request-refused",
+        "HTTP request from {peer} refused with {status}: {reason}.",
+        _S.WARNING,
+        _O.CONNECTION,
+        ("status", "reason"),
+    ),
     # 5xxxx: event handlers
     EventType(
         50001,
