@@ -11,6 +11,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 
+from appliance.config.homes import home_owners, home_template_root
 from appliance.config.model import Config, Problem, Section
 from appliance.runtime.aaa import public_keys
 
@@ -237,12 +238,8 @@ def _handler_chains(config: Config) -> Iterator[Problem]:
 
 def _outside_homes(config: Config, section: Section, folder: Path) -> Iterator[Problem]:
     folder = folder.resolve()
-    for owner in [*config.groups.values(), *config.accounts.values()]:
-        home = owner.options.get("home_folder_path")
-        if not home:
-            continue
-        root = owner.path("home_folder_path")
-        root = Path(str(root).split("${USER}", 1)[0]).resolve()
+    for owner, template in home_owners(config):
+        root = home_template_root(config, template).resolve()
         if folder == root or root in folder.parents:
             yield _problem(
                 section,

@@ -22,6 +22,7 @@ from appliance.runtime.context import RuntimeContext
 from appliance.runtime.events.bus import EventBus
 from appliance.runtime.events.setup import build_sinks
 from appliance.runtime.events.sinks.textlog import format_line
+from appliance.runtime.fs.sweep import sweep_orphaned_temporaries
 from appliance.runtime.handlers.engine import HandlerEngine
 from appliance.runtime.services import service_class
 from appliance.runtime.shared.setup import build_shared_state, shared_state_key
@@ -76,6 +77,11 @@ class Supervisor:
         config.data_folder.mkdir(parents=True, exist_ok=True)
         pid_file(config).write_text(str(os.getpid()))
         bus.emit(20074, "server", config=str(config.main_file), version=__version__)
+        sweep = asyncio.create_task(
+            asyncio.to_thread(
+                sweep_orphaned_temporaries, config, bus, self.context.upload_temporary_grace
+            )
+        )
         self._install_signal_handlers()
         poller = asyncio.create_task(self._poll_reload_requests()) if WINDOWS else None
         reason = "stop requested"
@@ -88,6 +94,7 @@ class Supervisor:
             if poller:
                 poller.cancel()
             await self._stop_services(list(self.services))
+            await sweep
             await asyncio.to_thread(self.handlers.close)
             bus.emit(20075, "server", reason=reason)
             bus.close()

@@ -319,6 +319,14 @@ CATALOGUE: tuple[EventType, ...] = (
         _O.FILE,
         ("path", "attributes"),
     ),
+    EventType(
+        20060,
+        "upload-temporary-removed",
+        "Orphaned upload temporary {path} ({bytes} bytes, untouched for over {grace} s) removed.",
+        _S.INFO,
+        _O.FILE,
+        ("path", "bytes", "grace"),
+    ),
     # 3xxxx: SSH, SFTP, SCP
     EventType(
         30001,
