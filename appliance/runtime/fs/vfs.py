@@ -296,6 +296,10 @@ class VirtualFS:
         self, path: str, *, mtime: float | None = None, mode: int | None = None
     ) -> None:
         virtual, real = self._resolve(path, "set-attributes")
+        if virtual == "/":
+            # chmod 000 on the home folder would lock its account out of every protocol.
+            self._emit(20040, operation="set-attributes", path=virtual)
+            raise PermissionDenied(virtual, "the home folder's attributes cannot be changed")
         current = self._lstat(virtual, real)
         changed: dict[str, object] = {}
         if mtime is not None:
