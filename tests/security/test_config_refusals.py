@@ -46,3 +46,19 @@ def test_home_folders_that_climb_out_or_hold_the_configuration_are_refused(tmp_p
     ini.write_text(text.replace("home_folder_path = ../../..", "home_folder_path = files/${USER}"))
     run = appliance_cli("validate", str(ini))
     assert run.returncode == 0, run.stdout
+
+
+def test_a_utf8_bom_is_accepted(tmp_path):
+    _app, ini = _config(tmp_path)
+    ini.write_bytes(b"\xef\xbb\xbf" + ini.read_bytes())
+    run = appliance_cli("validate", str(ini))
+    assert run.returncode == 0, run.stdout
+
+
+def test_an_unclosed_section_header_is_reported_as_such(tmp_path):
+    _app, ini = _config(tmp_path)
+    ini.write_text(ini.read_text().replace("[services/ftp]", "[services/ftp", 1))
+    run = appliance_cli("validate", str(ini))
+    assert run.returncode == 1
+    assert "section header '[services/ftp' is not closed" in run.stdout
+    assert "set twice" not in run.stdout
