@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -19,40 +20,34 @@ from appliance.runtime.services.http.state import HTTPState
 STATIC = Path(__file__).parent / "static"
 
 
-def _csrf_reporter(state: HTTPState):
-    def refused(scope: dict, origin: str) -> None:
+def _reporter(state: HTTPState, event_id: int, data: Callable[[dict, str], dict]):
+    """A callback for a middleware that refused a request: the event, with the real peer."""
+
+    def refused(scope: dict, detail: str) -> None:
         peer = client_peer(scope, state.forwarded_header, state.trusted_proxies)
         state.context.bus.emit(
-            40008,
+            event_id,
             state.component,
             peer=format_peer(peer.address, peer.port),
-            method=scope["method"],
-            path=scope["path"],
-            origin=origin,
+            **data(scope, detail),
         )
 
     return refused
 
 
-def _head_reporter(state: HTTPState):
-    def refused(scope: dict, reason: str) -> None:
-        peer = client_peer(scope, state.forwarded_header, state.trusted_proxies)
-        state.context.bus.emit(
-            40012,
-            state.component,
-            peer=format_peer(peer.address, peer.port),
-            status=431,
-            reason=reason,
-        )
+def _csrf_data(scope: dict, origin: str) -> dict:
+    return {"method": scope["method"], "path": scope["path"], "origin": origin}
 
-    return refused
+
+def _head_data(scope: dict, reason: str) -> dict:
+    return {"status": 431, "reason": reason}
 
 
 def build_app(state: HTTPState) -> SecurityMiddleware:
     """Starlette with the security middleware outermost: Starlette's own error middleware
     answers an unexpected exception with a 500 outside any middleware given to Starlette, and
     that answer must carry the security headers too."""
-    bounds = Middleware(RequestHeadMiddleware, on_refused=_head_reporter(state))
+    bounds = Middleware(RequestHeadMiddleware, on_refused=_reporter(state, 40012, _head_data))
     routes = [*pages.ROUTES, *api.ROUTES, Mount("/static", StaticFiles(directory=STATIC))]
     app = Starlette(routes=routes, middleware=[bounds])
     app.state.http = state
@@ -60,5 +55,5 @@ def build_app(state: HTTPState) -> SecurityMiddleware:
         app,
         https=state.https,
         accepted_origins=state.accepted_origins,
-        on_refused=_csrf_reporter(state),
+        on_refused=_reporter(state, 40008, _csrf_data),
     )
