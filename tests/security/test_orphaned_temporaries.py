@@ -53,11 +53,15 @@ def test_a_folder_holding_only_orphans_can_be_removed(tmp_path):
         client.mkd("crashed")
         client.mkd("uploading")
         orphan = _temporary(home / "crashed", "2" * 32, age=LONG_AGO)
+        resume_data = home / "crashed" / (".~partial-" + "4" * 40)
+        resume_data.write_bytes(b"kept for a resume")
+        os.utime(resume_data, (time.time() - LONG_AGO,) * 2)
         in_progress = _temporary(home / "uploading", "3" * 32, age=0)
 
         assert client.nlst("crashed") == []
         client.rmd("crashed")
-        assert not orphan.exists() and not (home / "crashed").exists()
+        assert not orphan.exists() and not resume_data.exists()
+        assert not (home / "crashed").exists()
 
         with pytest.raises(ftplib.error_perm) as refused:
             client.rmd("uploading")

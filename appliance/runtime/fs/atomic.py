@@ -36,11 +36,15 @@ def is_temporary_name(name: str) -> bool:
     return name.startswith(TEMPORARY_PREFIX) and name.endswith(TEMPORARY_SUFFIX)
 
 
-def is_orphaned_temporary(path: Path, grace: float, now: float | None = None) -> bool:
+def is_orphaned_temporary(
+    path: Path, grace: float, now: float | None = None, *, partials: bool = False
+) -> bool:
     """An upload temporary nobody has written for `grace` seconds: its upload ended without
     a commit or an abort (the process was killed). An upload in progress keeps writing, and
-    every protocol's idle timeout closes a silent one long before the grace runs out."""
-    if not is_temporary_name(path.name):
+    every protocol's idle timeout closes a silent one long before the grace runs out. With
+    `partials`, the kept data of an interrupted upload (for a resume) counts too."""
+    kept_for_resume = partials and path.name.startswith(PARTIAL_PREFIX)
+    if not (is_temporary_name(path.name) or kept_for_resume):
         return False
     try:
         modified = path.lstat().st_mtime

@@ -279,7 +279,10 @@ class VirtualFS:
         if not stat_module.S_ISDIR(self._lstat(virtual, real).st_mode):
             raise NotADirectory(virtual, "not a folder")
         entries = list(real.iterdir())
-        orphans = [e for e in entries if atomic.is_orphaned_temporary(e, self.temporary_grace)]
+        # What an interrupted upload left (the user can neither see nor delete it) does not
+        # keep the folder; what an upload still writes does.
+        grace = self.temporary_grace
+        orphans = [e for e in entries if atomic.is_orphaned_temporary(e, grace, partials=True)]
         if len(orphans) < len(entries):
             hidden_only = all(e.name.startswith(jail.RESERVED_PREFIX) for e in entries)
             reason = "an upload into this folder is in progress" if hidden_only else "not empty"
