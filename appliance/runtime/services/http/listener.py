@@ -89,6 +89,11 @@ def _guarded(
             else:
                 status, reason = 400, "malformed HTTP request"
             on_bad_request(self.client or (), reason)
+            if cycle is not None and not cycle.response_complete:
+                # The application is still serving this request: from now on it talks to a
+                # closed connection (as after connection_lost), not to h11, which has moved on.
+                cycle.disconnected = True
+                cycle.message_event.set()
             if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
                 self.transport.close()  # a response has begun: closing is the only answer
                 return
