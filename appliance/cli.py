@@ -1,4 +1,4 @@
-"""The `appliance` command: init, validate, serve, reload, events, account, ha."""
+"""The `appliance` command: init, validate, serve, reload, events, account, ha, transfers."""
 
 from __future__ import annotations
 
@@ -306,8 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     hash_cmd.set_defaults(func=_cmd_account_hash)
 
     from appliance.ha.commands import add_ha_parser
+    from appliance.runtime.transfers.commands import add_transfers_parser
 
     add_ha_parser(commands)
+    add_transfers_parser(commands)
     return parser
 
 

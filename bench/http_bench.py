@@ -1,20 +1,29 @@
 """HTTP and HTTPS download/upload throughput of the appliance against nginx, as ratios.
 
     python bench/http_bench.py [--size-mib 512] [--rounds 3]
+    python bench/http_bench.py --small-files 500 [--clients 4] [--rounds 3]
 
 Starts nginx (plain and TLS, WebDAV PUT for uploads, same certificate) and the appliance
 (http and https services) on free loopback ports, moves one large file with curl through
 each, and prints the best of `rounds` for each and the appliance/nginx ratio.
+
+With --small-files N: N files of 4 KiB are PUT, then GET, by `clients` curl processes in
+parallel, each moving its share over one keep-alive connection; the appliance is measured
+twice, with HTTP Basic on every request and with the session cookie of one /api/login per
+client. Prints files per second and the ratios to nginx.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,10 +112,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--small-files", type=int, default=0, help="N files of 4 KiB instead")
+    parser.add_argument("--clients", type=int, default=4)
     options = parser.parse_args()
     if not shutil.which("nginx") or not shutil.which("curl"):
         print("needs nginx and curl (scripts/apt-packages.txt)", file=sys.stderr)
         return 2
+    if options.small_files:
+        return small_files_main(options)
     with tempfile.TemporaryDirectory(prefix="http-bench-") as temporary:
         root = Path(temporary)
         big = root / "big.bin"
@@ -164,6 +177,124 @@ def print_results(size_mib: int, results: dict) -> None:
                 f"{name:6} {direction:9} {theirs / 1e6:9.0f} {ours / 1e6:10.0f}",
                 f"{ours / theirs:6.2f}",
             )
+
+
+# -- many small files over keep-alive connections ------------------------------------------
+SMALL_SIZE = 4096
+
+
+def _curl_many(jobs: list[list[str]]) -> float:
+    """Run one curl per job at once (each job: the arguments of one keep-alive client);
+    seconds until the last one finished."""
+    started = time.perf_counter()
+    processes = [
+        subprocess.Popen(["curl", "-sSk", "--fail", *job], stdout=subprocess.DEVNULL)
+        for job in jobs
+    ]
+    failed = [p.args for p in processes if p.wait() != 0]
+    if failed:
+        raise RuntimeError(f"curl failed: {failed[0][:12]}")
+    return time.perf_counter() - started
+
+
+def _shares(names: list[str], clients: int) -> list[list[str]]:
+    return [names[index::clients] for index in range(clients)]
+
+
+def _put_args(base: str, source: Path, names: list[str]) -> list[str]:
+    args: list[str] = []
+    for name in names:
+        args += ["-T", str(source), base + name]
+    return args
+
+
+def _get_args(base: str, names: list[str]) -> list[str]:
+    args: list[str] = []
+    for name in names:
+        args += ["-o", os.devnull, base + name]
+    return args
+
+
+def _login(base: str, jar: Path) -> None:
+    done = subprocess.run(
+        ["curl", "-sSk", "--fail", "-c", str(jar), "-H", "content-type: application/json",
+         "--data", json.dumps({"username": "alice", "password": "pw"}), base + "/api/login"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"login failed: {done.stderr}")
+
+
+def _small_round(base: str, files: int, clients: int, source: Path, auth) -> tuple[float, float]:
+    """Files per second for PUT, then GET, of `files` names by `clients` parallel curls."""
+    names = [f"small-{uuid.uuid4().hex[:8]}-{index}.bin" for index in range(files)]
+    shares = list(enumerate(_shares(names, clients)))
+    put = _curl_many([[*auth(i), *_put_args(base, source, share)] for i, share in shares])
+    get = _curl_many([[*auth(i), *_get_args(base, share)] for i, share in shares])
+    return files / put, files / get
+
+
+def _small_scheme(options, root: Path, source: Path, app, service: str, nginx_base: str) -> dict:
+    """Best PUT and GET files/s of nginx, the appliance with Basic, and with the cookie."""
+    origin = f"{'https' if service == 'webs' else 'http'}://127.0.0.1:{app.port(service)}"
+    jars = [root / f"{service}-{index}.jar" for index in range(options.clients)]
+    for jar in jars:
+        _login(origin, jar)
+    plans = {
+        "nginx": (nginx_base, lambda index: ()),
+        "basic": (origin + "/api/files/", lambda index: ("-u", "alice:pw")),
+        "cookie": (origin + "/api/files/", lambda index: ("-b", str(jars[index]))),
+    }
+    best = {}
+    for name, (base, auth) in plans.items():
+        measured = [
+            _small_round(base, options.small_files, options.clients, source, auth)
+            for _ in range(options.rounds)
+        ]
+        best[name] = (max(m[0] for m in measured), max(m[1] for m in measured))
+    return best
+
+
+def small_files_main(options) -> int:
+    with tempfile.TemporaryDirectory(prefix="http-bench-small-") as temporary:
+        root = Path(temporary)
+        root.chmod(0o755)
+        source = root / "small.bin"
+        source.write_bytes(os.urandom(SMALL_SIZE))
+        app = RunningAppliance(root, SERVICES, accounts={"alice": "pw"})
+        app.write_config()
+        app.home("alice").mkdir(parents=True, exist_ok=True)
+        nginx_files = root / "nginx-files"
+        nginx_files.mkdir()
+        nginx_files.chmod(0o777)
+        nginx, nginx_http, nginx_https = start_nginx(root, nginx_files, app.root / "keys/tls.pem")
+        rows = []
+        try:
+            with app:
+                for scheme, nginx_port, service in (
+                    ("HTTP", nginx_http, "web"),
+                    ("HTTPS", nginx_https, "webs"),
+                ):
+                    nginx_base = f"{scheme.lower()}://127.0.0.1:{nginx_port}/"
+                    best = _small_scheme(options, root, source, app, service, nginx_base)
+                    rows.append((scheme, best))
+        finally:
+            nginx.terminate()
+            nginx.wait(10)
+    print(
+        f"{options.small_files} files of 4 KiB, {options.clients} curl clients on keep-alive"
+        f" connections, best of {options.rounds} (files/s)"
+    )
+    heading = ("nginx", "Basic", "cookie", "Basic x", "cookie x")
+    print(f"{'':6} {'method':6}" + "".join(f"{name:>9}" for name in heading))
+    for scheme, best in rows:
+        for index, method in ((0, "PUT"), (1, "GET")):
+            theirs, basic, cookie = (best[n][index] for n in ("nginx", "basic", "cookie"))
+            print(
+                f"{scheme:6} {method:6}{theirs:9.0f}{basic:9.0f}{cookie:9.0f}"
+                f"{basic / theirs:9.2f}{cookie / theirs:9.2f}"
+            )
+    return 0
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.helpers import free_port, wait_for  # noqa: E402
 from tests.ssh_support import (  # noqa: E402
     ClientKey,
     account_section,
@@ -32,8 +31,8 @@ from tests.ssh_support import (  # noqa: E402
     ssh_appliance,
     ssh_options,
 )
+from tests.sshd_support import LoopbackSshd, sshd_binary  # noqa: E402
 
-SSHD = Path("/usr/sbin/sshd")
 CLIENT_OPTIONS = [
     "-c",
     "aes128-gcm@openssh.com",
@@ -42,45 +41,12 @@ CLIENT_OPTIONS = [
     "-o",
     "PubkeyAuthentication=yes",
 ]
-SSHD_CONFIG = """\
-ListenAddress 127.0.0.1
-Port {port}
-HostKey {host_key}
-PidFile {folder}/sshd.pid
-AuthorizedKeysFile {folder}/authorized_keys
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-Subsystem sftp internal-sftp
-"""
 
 
 def start_sshd(folder: Path, public_line: str) -> tuple[subprocess.Popen, int]:
     """An sshd of the distribution, in the foreground, on a free loopback port."""
-    port = free_port()
-    host_key = folder / "ssh_host_ed25519_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
-    (folder / "authorized_keys").write_text(public_line + "\n")
-    config = folder / "sshd_config"
-    config.write_text(SSHD_CONFIG.format(port=port, host_key=host_key, folder=folder))
-    if os.geteuid() == 0:
-        Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
-    log = (folder / "sshd.log").open("w")
-    process = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)], stderr=log)
-    wait_for(lambda: _accepts(port), timeout=20)
-    return process, port
-
-
-def _accepts(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
+    sshd = LoopbackSshd(folder, public_line).start()
+    return sshd.process, sshd.port
 
 
 def sftp(port: int, user: str, key: ClientKey, commands: str, cwd: Path) -> float:
@@ -144,7 +110,7 @@ def main() -> int:
     parser.add_argument("--small-files", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    if not SSHD.exists() or shutil.which("sftp") is None:
+    if sshd_binary() is None or shutil.which("sftp") is None:
         print("needs OpenSSH: /usr/sbin/sshd (openssh-server) and sftp", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="ssh-bench-") as temporary:

@@ -50,3 +50,11 @@ def config_dir(tmp_path: Path, key_material: Path):
         return folder
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def _forget_remembered_passwords():
+    """Each test starts with no password remembered by an earlier test in this process."""
+    from appliance.runtime.aaa.passwords import RECENTLY_VERIFIED
+
+    RECENTLY_VERIFIED.clear()

@@ -30,6 +30,8 @@ def cross_check(config: Config) -> list[Problem]:
         *_group_mappings(config),
         *_folders_can_exist(config),
         *_home_folders(config),
+        *_locations(config),
+        *_transfers(config),
     ]
 
 
@@ -333,3 +335,79 @@ def _home_folders(config: Config) -> Iterator[Problem]:
                     "configuration and data folders",
                 )
                 break
+
+
+def _locations(config: Config) -> Iterator[Problem]:
+    """A local location is an existing folder; an sftp one has a usable way to log in."""
+    for section in config.locations.values():
+        if section.type == "local":
+            folder = section.path("path")
+            if not folder.is_dir():
+                yield _problem(
+                    section, "path", f"{folder} is not a folder; expected an existing one"
+                )
+        elif section.type == "sftp":
+            yield from _sftp_credentials(section)
+
+
+def _sftp_credentials(section: Section) -> Iterator[Problem]:
+    import asyncssh
+
+    key_file = section.path("private_key")
+    if key_file is None and section.path("password_file") is None:
+        yield _problem(
+            section, "private_key", "no way to log in; expected private_key and/or password_file"
+        )
+    elif key_file is not None:
+        try:
+            asyncssh.read_private_key(key_file)
+        except (asyncssh.KeyImportError, OSError, ValueError) as error:
+            yield _problem(
+                section,
+                "private_key",
+                f"{key_file}: not an unencrypted private key ({error}); expected an OpenSSH or "
+                "PEM key without passphrase",
+            )
+
+
+def _transfers(config: Config) -> Iterator[Problem]:
+    """Source and destination fit together; the options a trigger or `after` needs are set."""
+    for section in config.transfers.values():
+        source = config.locations.get(section["source"])
+        destination = config.locations[section["destination"]]
+        if source is None:
+            folder = section.path("source")
+            if not folder.is_dir():
+                defined = ", ".join(sorted(config.locations)) or "none defined"
+                yield _problem(
+                    section,
+                    "source",
+                    f"{section['source']!r} is neither a [locations/<id>] (defined: {defined}) "
+                    "nor an existing folder; expected one of them",
+                )
+        remote_source = source is not None and source.type != "local"
+        if remote_source and destination.type != "local":
+            yield _problem(
+                section,
+                "destination",
+                f"[locations/{destination.id}] is of type {destination.type} and so is the "
+                "source; expected one side to be a local location (no remote to remote yet)",
+            )
+        if remote_source and section["trigger"] == "event":
+            yield _problem(
+                section,
+                "trigger",
+                "trigger = event needs a local source; expected interval or manual for an "
+                f"{source.type} source",
+            )
+        if section["trigger"] == "interval" and "interval" not in section.options:
+            yield _problem(section, "interval", "trigger = interval needs interval (seconds)")
+        if section["after"] == "archive" and not section.options.get("archive_path"):
+            yield _problem(section, "archive_path", "after = archive needs archive_path")
+        if section["retry_max_delay"] < section["retry_delay"]:
+            yield _problem(
+                section,
+                "retry_max_delay",
+                f"{section['retry_max_delay']} is below retry_delay; expected at least "
+                f"{section['retry_delay']}",
+            )

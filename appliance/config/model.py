@@ -14,6 +14,8 @@ FAMILIES = (
     "authentications",
     "event-handlers",
     "resources",
+    "locations",
+    "transfers",
 )
 
 
@@ -112,6 +114,14 @@ class Config:
     @property
     def resources(self) -> dict[str, Section]:
         return self.family("resources")
+
+    @property
+    def locations(self) -> dict[str, Section]:
+        return self.family("locations")
+
+    @property
+    def transfers(self) -> dict[str, Section]:
+        return self.family("transfers")
 
     @property
     def data_folder(self) -> Path:

@@ -17,6 +17,7 @@ from cerberus import Validator
 from appliance.config.model import resolve_path
 from appliance.runtime.aaa.passwords import is_password_hash
 from appliance.runtime.aaa.permission_rules import PermissionSyntaxError, parse_permissions
+from appliance.runtime.aaa.permissions import MatchExpression
 from appliance.runtime.events.catalogue import BY_ID
 from appliance.runtime.events.filters import parse_targets
 
@@ -155,6 +156,48 @@ class IniValidator(Validator):
                 parse_rule(line)
             except DispatchRuleError as error:
                 self._error(field, str(error))
+
+    def _validate_not_supported_yet(self, values, field, value):
+        """{'type': 'list'}"""
+        if value in values:
+            self._error(
+                field, f"{field} {value} is not supported yet; expected {self._supported()}"
+            )
+
+    def _supported(self) -> str:
+        rules = self.schema.get("type") or {}
+        later = set(rules.get("not_supported_yet") or ())
+        return " or ".join(str(v) for v in rules.get("allowed") or () if v not in later)
+
+    def _validate_ssh_host_key(self, wanted, field, value):
+        """{'type': 'boolean'}"""
+        if not wanted:
+            return
+        from appliance.runtime.transfers.host_keys import HostKeyError, PinnedHostKey
+
+        try:
+            PinnedHostKey.parse(value)
+        except HostKeyError as error:
+            self._error(field, str(error))
+
+    def _validate_match_expression(self, wanted, field, value):
+        """{'type': 'boolean'}"""
+        if wanted:
+            try:
+                MatchExpression(value)
+            except PermissionSyntaxError as error:
+                self._error(field, str(error))
+
+    def _validate_daily_window(self, wanted, field, value):
+        """{'type': 'boolean'}"""
+        if not wanted:
+            return
+        from appliance.runtime.transfers.schedule import DailyWindow
+
+        try:
+            DailyWindow.parse(value)
+        except ValueError as error:
+            self._error(field, str(error))
 
     def _validate_ip_address(self, wanted, field, value):
         """{'type': 'boolean'}"""

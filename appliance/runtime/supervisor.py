@@ -28,6 +28,7 @@ from appliance.runtime.handlers.engine import HandlerEngine
 from appliance.runtime.net.ports import bind_problem
 from appliance.runtime.services import service_class
 from appliance.runtime.shared.setup import build_shared_state, shared_state_key
+from appliance.runtime.transfers.engine import TransferEngine
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,8 @@ class Supervisor:
         self.handlers = HandlerEngine(bus)
         self.handlers.configure(config)
         config.data_folder.mkdir(parents=True, exist_ok=True)
+        self.transfers = TransferEngine(bus)
+        self.transfers.configure(config)
         pid_file(config).write_text(str(os.getpid()))
         bus.emit(20074, "server", config=str(config.main_file), version=__version__)
         sweep = asyncio.create_task(
@@ -133,6 +136,8 @@ class Supervisor:
             await self._stop_services(list(self.services))
             await sweep
             await asyncio.to_thread(self.handlers.close)
+            await asyncio.to_thread(self.transfers.close)
+            await asyncio.to_thread(bus.flush)  # 20075 (durable) is the run's last record
             bus.emit(20075, "server", reason=reason)
             bus.close()
             if self.context.shared_state is not None:
@@ -281,6 +286,7 @@ class Supervisor:
         if old_state is not None:
             await asyncio.to_thread(old_state.close)
         self.handlers.configure(new)
+        await asyncio.to_thread(self.transfers.configure, new)
         failed = await self._start_services(
             section
             for service_id, section in new.services.items()

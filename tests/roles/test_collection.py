@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -126,6 +127,28 @@ def test_playbooks_pass_syntax_check_by_fqcn(installed):
 
 
 @pytest.mark.timeout(1200)
+def _partner_key() -> tuple[str, str]:
+    """A private key (OpenSSH PEM) and a host key line, as a partner's would be."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
+    return private, public
+
+
+PARTNER_KEY, PARTNER_HOST_KEY = _partner_key()
+
+
 def test_converge_and_drift_from_the_installed_collection(installed, tmp_path):
     if os.geteuid() != 0:
         pytest.skip("the converge writes files owned by root")
@@ -153,6 +176,25 @@ def test_converge_and_drift_from_the_installed_collection(installed, tmp_path):
         },  # fmt: skip
         "appliance_accounts": {"partner": {"groups": "users", "password": hashed}},
         "appliance_ldap_enabled": False,
+        # A client transfer to a partner's SFTP server, its key from the "vault".
+        "appliance_transfers_locations": {
+            "outbox": {"type": "local", "path": f"{prefix}/srv/appliance"},
+            "partner-sftp": {
+                "type": "sftp",
+                "address": "192.0.2.10",
+                "username": "acme",
+                "host_key": PARTNER_HOST_KEY,
+            },
+        },
+        "appliance_transfers_definitions": {
+            "to-partner": {
+                "source": "outbox",
+                "destination": "partner-sftp",
+                "destination_path": "inbound",
+                "trigger": "event",
+            },
+        },
+        "appliance_transfers_credentials": {"partner-sftp": {"private_key": PARTNER_KEY}},
     }
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps(variables))
@@ -169,6 +211,11 @@ def test_converge_and_drift_from_the_installed_collection(installed, tmp_path):
     config = prefix / "etc" / "appliance"
     server_ini = config / "server.ini"
     assert "[accounts/partner]" in server_ini.read_text()
+    transfers = (config / "server.d" / "40-transfers.ini").read_text()
+    key_file = config / "keys" / "transfers" / "partner-sftp.key"
+    assert f"private_key = {key_file}" in transfers and "[transfers/to-partner]" in transfers
+    assert "PRIVATE KEY" not in transfers and "PRIVATE KEY" not in converge.stdout
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o640
     link = prefix / "usr" / "local" / "bin" / "appliance"
     assert link.is_symlink() and os.access(link, os.X_OK), "appliance is not on PATH"
 

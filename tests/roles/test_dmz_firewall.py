@@ -98,6 +98,29 @@ def test_lab_ruleset_passes_nft_check(tmp_path):
     assert check.returncode == 0, check.stderr + text
 
 
+def test_transfer_locations_get_outbound_rules(tmp_path):
+    """Each remote location of the transfers role is reachable on its port, and only that."""
+    locations = {
+        "partner-sftp": {"type": "sftp", "address": "192.0.2.10", "port": 2222},
+        "partner-ftps": {"type": "ftps", "address": "2001:db8::7", "tls_mode": "implicit"},
+        "outbox": {"type": "local", "path": "/srv/appliance/outbox"},
+    }
+    text = render(tmp_path, {"dmz_firewall_transfer_locations": locations})
+    assert "# transfers location partner-sftp (sftp)" in text
+    assert "ip daddr { 192.0.2.10 } tcp dport 2222 accept" in text
+    assert "ip6 daddr { 2001:db8::7 } tcp dport 990 accept" in text
+    assert "outbox" not in text
+
+
+def test_a_transfer_location_named_by_host_name_is_refused(tmp_path):
+    """nftables cannot follow a name: the inventory check says so before any host is touched."""
+    from appliance.config.role_vars import validate_role_vars
+
+    locations = {"partner": {"type": "sftp", "address": "sftp.partner.example"}}
+    problems = validate_role_vars({"dmz_firewall_transfer_locations": locations}, ["dmz_firewall"])
+    assert problems and "dmz_firewall_transfer_locations" in problems[0], problems
+
+
 def sh(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True, text=True)
 

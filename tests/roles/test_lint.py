@@ -35,5 +35,6 @@ def test_site_playbook_has_tags_for_each_concern():
     lists = re.findall(r"TASK TAGS: \[(.*?)\]", result.stdout)
     listed = set(re.findall(r"[a-z_]+", " ".join(lists)))
     wanted = {"appliance_install", "appliance_config", "appliance_service", "appliance_pki",
-              "appliance_ldap", "appliance_logging", "dmz_firewall", "always"}  # fmt: skip
+              "appliance_ldap", "appliance_logging", "appliance_transfers", "dmz_firewall",
+              "always"}  # fmt: skip
     assert wanted <= listed, f"missing tags: {sorted(wanted - listed)}"

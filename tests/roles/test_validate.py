@@ -19,6 +19,7 @@ def test_every_role_has_a_schema_covering_its_defaults():
         "appliance_pki",
         "appliance_ldap",
         "appliance_logging",
+        "appliance_transfers",
         "dmz_firewall",
     ):
         assert role in role_names()

@@ -1,4 +1,12 @@
-"""Password hashes: argon2id (default) and scrypt; verification in constant time."""
+"""Password hashes: argon2id (default) and scrypt; verification in constant time.
+
+A password that verified against a hash is remembered for a short time (`[server]
+password_cache_seconds`), so clients that send it with every request (HTTP Basic) do not
+pay a 64 MiB argon2id check each time. What is remembered is an HMAC, under a key made at
+start and never stored, of the stored hash and the password: a changed hash (a new password
+in server.ini) misses at once, and only a password that verified can ever hit. Bans and
+disabled accounts are checked before any password is, so they take effect at once too.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,8 @@ import hashlib
 import hmac
 import os
 import threading
+import time
+from collections import OrderedDict
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -39,10 +49,57 @@ _THIS_THREAD = threading.local()
 _DUMMY_HASH: str | None = None
 
 
-def verify_password(stored_hash: str, password: str) -> bool:
+class RecentlyVerified:
+    """Passwords that verified against a hash lately: HMACs with an expiry, oldest dropped."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._key = os.urandom(32)
+        self._capacity = capacity
+        self._expiry: OrderedDict[bytes, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _digest(self, stored_hash: str, password: str) -> bytes:
+        message = stored_hash.encode() + b"\0" + password.encode("utf-8", "surrogatepass")
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def contains(self, stored_hash: str, password: str) -> bool:
+        digest = self._digest(stored_hash, password)
+        with self._lock:
+            expiry = self._expiry.get(digest)
+            if expiry is None:
+                return False
+            if expiry <= time.monotonic():
+                del self._expiry[digest]
+                return False
+            return True
+
+    def add(self, stored_hash: str, password: str, seconds: float) -> None:
+        digest = self._digest(stored_hash, password)
+        with self._lock:
+            self._expiry[digest] = time.monotonic() + seconds
+            self._expiry.move_to_end(digest)
+            while len(self._expiry) > self._capacity:
+                self._expiry.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._expiry.clear()
+
+
+RECENTLY_VERIFIED = RecentlyVerified()
+
+
+def verify_password(stored_hash: str, password: str, *, remember_seconds: float = 0) -> bool:
+    """True when `password` matches `stored_hash`; with `remember_seconds`, a password that
+    verified within that time is accepted from memory (see the module's docstring)."""
+    if remember_seconds > 0 and RECENTLY_VERIFIED.contains(stored_hash, password):
+        return True
     _THIS_THREAD.checks = checks_in_this_thread() + 1
     with _CHECKS:
-        return _verify(stored_hash, password)
+        verified = _verify(stored_hash, password)
+    if verified and remember_seconds > 0:
+        RECENTLY_VERIFIED.add(stored_hash, password, remember_seconds)
+    return verified
 
 
 def checks_in_this_thread() -> int:

@@ -71,6 +71,11 @@ class EventBus:
             except Exception:
                 log.exception("event listener %r failed on event %s", listener, event.id)
 
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every sink delivered what was queued so far (each up to `timeout`)."""
+        for sink in self._sinks:
+            sink.flush(timeout)
+
     def close(self, timeout: float = 5.0) -> None:
         for sink in self.replace_sinks(()):
             sink.close(timeout)

@@ -4,7 +4,8 @@ Ids follow SFTPPlus where it documents one for the same situation (10033 new FTP
 connection, 20076 service started, 40007 HTTP file access started, 20137 authentication
 succeeded, 20021 authentication failed), so SIEM rules written for it carry over. Other ids
 are ours, in the same ranges: 10xxx FTP, 20xxx server, services, AAA and files, 30xxx SSH,
-40xxx HTTP, 50xxx event handlers, 60xxx audit sinks, 70xxx high availability.
+40xxx HTTP, 50xxx event handlers, 60xxx audit sinks, 70xxx high availability, 80xxx client
+transfers (the appliance as a client of partners' servers).
 
 docs/events.md is generated from this module (`appliance events --catalogue-markdown`);
 tests/unit/test_event_catalogue.py fails when it is stale.
@@ -577,6 +578,75 @@ CATALOGUE: tuple[EventType, ...] = (
         _S.ERROR,
         _O.HA,
         ("peer_node", "error"),
+    ),
+    # 8xxxx: client transfers
+    EventType(
+        80001,
+        "client-transfer-queued",
+        "Transfer {transfer}: {source} queued ({bytes} bytes).",
+        _S.INFO,
+        _O.TRANSFER,
+        ("transfer", "source", "bytes"),
+    ),
+    EventType(
+        80002,
+        "client-transfer-started",
+        "Transfer {transfer}: sending {source} to {destination} (attempt {attempt}).",
+        _S.INFO,
+        _O.TRANSFER,
+        ("transfer", "source", "destination", "attempt"),
+    ),
+    EventType(
+        80003,
+        "client-transfer-completed",
+        "Transfer {transfer}: {source} delivered to {destination}, {bytes} bytes in {duration} s.",
+        _S.INFO,
+        _O.TRANSFER,
+        ("transfer", "source", "destination", "bytes", "duration", "sha256", "attempt", "how"),
+        durable=True,
+    ),
+    EventType(
+        80004,
+        "client-transfer-retry-scheduled",
+        "Transfer {transfer}: {source} failed ({error}); retry {attempt} of {retries} in "
+        "{retry_in} s.",
+        _S.WARNING,
+        _O.TRANSFER,
+        ("transfer", "source", "error", "attempt", "retries", "retry_in"),
+    ),
+    EventType(
+        80005,
+        "client-transfer-failed",
+        "Transfer {transfer}: {source} failed after {attempts} attempts: {error}.",
+        _S.ERROR,
+        _O.TRANSFER,
+        ("transfer", "source", "error", "attempts"),
+        durable=True,
+    ),
+    EventType(
+        80006,
+        "client-transfer-host-key-refused",
+        "Location {location}: host key of {peer} refused ({presented}); expected {expected}.",
+        _S.ERROR,
+        _O.CONNECTION,
+        ("location", "presented", "expected"),
+        durable=True,
+    ),
+    EventType(
+        80007,
+        "client-transfer-login-refused",
+        "Location {location}: {peer} refused the login of {username}: {error}.",
+        _S.ERROR,
+        _O.AUTHENTICATION,
+        ("location", "username", "error"),
+    ),
+    EventType(
+        80008,
+        "client-transfer-scan-failed",
+        "Transfer {transfer}: the source {source} cannot be listed: {error}.",
+        _S.WARNING,
+        _O.TRANSFER,
+        ("transfer", "source", "error"),
     ),
 )
 

@@ -46,7 +46,10 @@ class ApplicationMethod:
         stored = section.options.get("password")
         if not stored:
             return Decision.reject("the account has no password; it logs in with a key")
-        if not credentials.password or not verify_password(stored, credentials.password):
+        remember = self.config.server.options.get("password_cache_seconds", 0)
+        if not credentials.password or not verify_password(
+            stored, credentials.password, remember_seconds=remember
+        ):
             return Decision.reject("wrong password")
         return Decision.accept(account_spec(section), "password accepted")
 
