@@ -54,18 +54,22 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
+    from appliance.runtime.events.printable import PrintableFormatter
     from appliance.runtime.supervisor import Supervisor
 
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    terminal = logging.StreamHandler()
+    terminal.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, handlers=[terminal])
     return Supervisor(Path(args.config), echo_events=not args.quiet).run()
 
 
 def _cmd_reload(args: argparse.Namespace) -> int:
+    import time
+    import uuid
+
     from appliance.config import ConfigError, load_config
-    from appliance.runtime.supervisor import RELOAD_REQUEST, pid_file
+    from appliance.runtime.supervisor import RELOAD_REQUEST, RELOAD_RESULT, pid_file
 
     try:
         config = load_config(Path(args.config))
@@ -74,16 +78,34 @@ def _cmd_reload(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print("appliance reload: configuration invalid, nothing reloaded", file=sys.stderr)
         return 1
-    if sys.platform == "win32":
-        (config.data_folder / RELOAD_REQUEST).touch()
-        return 0
+    token = uuid.uuid4().hex
     try:
         pid = int(pid_file(config).read_text())
-        os.kill(pid, signal.SIGHUP)
+        (config.data_folder / RELOAD_REQUEST).write_text(token, encoding="utf-8")
+        if sys.platform != "win32":
+            os.kill(pid, signal.SIGHUP)
     except (FileNotFoundError, ValueError, ProcessLookupError):
+        (config.data_folder / RELOAD_REQUEST).unlink(missing_ok=True)
         print(f"appliance reload: no running appliance found ({pid_file(config)})", file=sys.stderr)
         return 1
-    return 0
+    # The supervisor answers in RELOAD_RESULT once the reload is applied or refused.
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        try:
+            result = json.loads((config.data_folder / RELOAD_RESULT).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            result = {}
+        if result.get("token") == token:
+            if result.get("accepted"):
+                print(f"appliance reload: {result['outcome']}")
+                return 0
+            print(f"appliance reload: {result['outcome']}", file=sys.stderr)
+            return 1
+        time.sleep(0.1)
+    print(
+        f"appliance reload: no answer from the appliance within {args.timeout} s", file=sys.stderr
+    )
+    return 1
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
@@ -237,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     reload = commands.add_parser("reload", help="validate, then make the running appliance reload")
     reload.add_argument("-c", "--config", required=True)
+    reload.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait for the appliance's answer (default 120)",
+    )
     reload.set_defaults(func=_cmd_reload)
 
     events = commands.add_parser("events", help="query the audit database")

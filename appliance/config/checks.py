@@ -11,6 +11,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 
+from appliance.config.homes import home_owners, home_template_root
 from appliance.config.model import Config, Problem, Section
 from appliance.runtime.aaa import public_keys
 
@@ -27,6 +28,8 @@ def cross_check(config: Config) -> list[Problem]:
         *_handler_chains(config),
         *_authorized_keys(config),
         *_group_mappings(config),
+        *_folders_can_exist(config),
+        *_home_folders(config),
         *_locations(config),
         *_transfers(config),
     ]
@@ -239,12 +242,8 @@ def _handler_chains(config: Config) -> Iterator[Problem]:
 
 def _outside_homes(config: Config, section: Section, folder: Path) -> Iterator[Problem]:
     folder = folder.resolve()
-    for owner in [*config.groups.values(), *config.accounts.values()]:
-        home = owner.options.get("home_folder_path")
-        if not home:
-            continue
-        root = owner.path("home_folder_path")
-        root = Path(str(root).split("${USER}", 1)[0]).resolve()
+    for owner, template in home_owners(config):
+        root = home_template_root(config, template).resolve()
         if folder == root or root in folder.parents:
             yield _problem(
                 section,
@@ -284,6 +283,58 @@ def _group_mappings(config: Config) -> Iterator[Problem]:
                     "group_mapping",
                     f"{line!r} maps to [groups/{group}], which does not exist",
                 )
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The existing non-folder (a regular file...) at `folder` or above it, if any."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
+def _folders_can_exist(config: Config) -> Iterator[Problem]:
+    """Folders the runtime creates or writes must not lie at or under an existing file."""
+    wanted: list[tuple[Section, str, Path]] = [(config.server, "data_folder", config.data_folder)]
+    for section in config.event_handlers.values():
+        if section.type in ("sqlite", "text-log") and section.path("path") is not None:
+            wanted.append((section, "path", section.path("path").parent))
+        if section.path("quarantine_folder") is not None:
+            wanted.append((section, "quarantine_folder", section.path("quarantine_folder")))
+    for section, template in home_owners(config):
+        wanted.append((section, "home_folder_path", home_template_root(config, template)))
+    for section, option, folder in wanted:
+        blocker = _file_in_the_way(folder)
+        if blocker is not None:
+            yield _problem(
+                section,
+                option,
+                f"{folder} cannot be a folder: {blocker} exists and is not a folder",
+            )
+
+
+def _home_folders(config: Config) -> Iterator[Problem]:
+    """A home folder never climbs with `..` and never holds the configuration or the
+    runtime's data (server.ini, keys, the audit database would be the account's files)."""
+    protected = [config.root.resolve(), config.data_folder.resolve()]
+    for section, template in home_owners(config):
+        if ".." in Path(template.replace("\\", "/")).parts:
+            yield _problem(
+                section,
+                "home_folder_path",
+                f"{template!r} climbs out with '..'; expected a path without '..'",
+            )
+            continue
+        root = home_template_root(config, template).resolve()
+        for folder in protected:
+            if folder == root or root in folder.parents:
+                yield _problem(
+                    section,
+                    "home_folder_path",
+                    f"{template!r} would contain {folder}; expected home folders outside the "
+                    "configuration and data folders",
+                )
+                break
 
 
 def _locations(config: Config) -> Iterator[Problem]:

@@ -60,6 +60,16 @@ def staged_overlay(config_path: Path, staged: Path) -> dict[Path, Path]:
     return overlay
 
 
+def _unclosed_header(text: str) -> tuple[int, str] | None:
+    """The first line that opens a section header without closing it (configparser would
+    read it as an option and report something unrelated)."""
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if line.startswith("[") and not stripped.endswith("]"):
+            return lineno, stripped
+    return None
+
+
 def _read_file(
     path: Path, problems: list[Problem], read_from: Path | None = None
 ) -> list[tuple[str, dict[str, str]]]:
@@ -68,12 +78,24 @@ def _read_file(
     )
     parser.optionxform = str  # option names are case-sensitive, as in the schemas
     try:
-        text = (read_from or path).read_text(encoding="utf-8")
+        text = (read_from or path).read_text(encoding="utf-8-sig")  # editors may add a BOM
     except FileNotFoundError:
         problems.append(Problem(str(path), "-", "-", "file not found; expected a server.ini"))
         return []
     except (OSError, UnicodeDecodeError) as error:
         problems.append(Problem(str(path), "-", "-", f"cannot be read: {error}"))
+        return []
+    unclosed = _unclosed_header(text)
+    if unclosed is not None:
+        lineno, line = unclosed
+        problems.append(
+            Problem(
+                str(path),
+                "-",
+                "-",
+                f"line {lineno}: section header {line!r} is not closed; expected a ']' at its end",
+            )
+        )
         return []
     try:
         parser.read_string(text, source=str(path))

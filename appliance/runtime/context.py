@@ -21,3 +21,8 @@ class RuntimeContext:
     shared_state: SharedState | None = None
     """What nodes behind one load balancer share (bans, ended sessions); None: nothing."""
     extras: dict = field(default_factory=dict)
+
+    @property
+    def upload_temporary_grace(self) -> int:
+        """[server] upload_temporary_grace: when an upload temporary counts as orphaned."""
+        return self.config.server.options.get("upload_temporary_grace", 3600)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,6 +11,13 @@ if TYPE_CHECKING:
     from appliance.runtime.aaa.permissions import Permissions
 
 PROTOCOLS = ("ftp", "ftps", "sftp", "scp", "http", "https")
+
+
+def normalized_username(name: str) -> str:
+    """The one form of an account name offered by a client, whatever the protocol: NFKC, the
+    normalisation SSH applies before the appliance sees the name (SASLprep, RFC 4013), so a
+    fullwidth "ｄｅｍｏ" is "demo" over FTP and HTTP exactly as it is over SSH."""
+    return unicodedata.normalize("NFKC", name)
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,9 @@ class Credentials:
     """An OpenSSH public key in wire format (the key blob), already proven by a signature."""
     certificate: bytes | None = None
     """DER of a TLS client certificate the TLS layer verified against the configured CA."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "username", normalized_username(self.username))
 
     @property
     def kind(self) -> str:

@@ -320,6 +320,14 @@ CATALOGUE: tuple[EventType, ...] = (
         _O.FILE,
         ("path", "attributes"),
     ),
+    EventType(
+        20060,
+        "upload-temporary-removed",
+        "Orphaned upload temporary {path} ({bytes} bytes, untouched for over {grace} s) removed.",
+        _S.INFO,
+        _O.FILE,
+        ("path", "bytes", "grace"),
+    ),
     # 3xxxx: SSH, SFTP, SCP
     EventType(
         30001,
@@ -409,6 +417,14 @@ CATALOGUE: tuple[EventType, ...] = (
         _S.INFO,
         _O.AUTHENTICATION,
         ("method",),
+    ),
+    EventType(
+        40012,
+        "http-request-refused",
+        "HTTP request from {peer} refused with {status}: {reason}.",
+        _S.WARNING,
+        _O.CONNECTION,
+        ("status", "reason"),
     ),
     # 5xxxx: event handlers
     EventType(

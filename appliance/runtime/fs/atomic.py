@@ -12,12 +12,16 @@ import contextlib
 import hashlib
 import os
 import shutil
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from appliance.runtime.fs.jail import RESERVED_PREFIX
 
 TEMPORARY_PREFIX = RESERVED_PREFIX + "upload-"
+TEMPORARY_SUFFIX = ".part"
+DEFAULT_TEMPORARY_GRACE = 3600
 PARTIAL_PREFIX = RESERVED_PREFIX + "partial-"
 _BINARY = getattr(os, "O_BINARY", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -25,7 +29,39 @@ COPY_CHUNK = 1024 * 1024
 
 
 def temporary_path(final: Path) -> Path:
-    return final.parent / f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}.part"
+    return final.parent / f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}{TEMPORARY_SUFFIX}"
+
+
+def is_temporary_name(name: str) -> bool:
+    return name.startswith(TEMPORARY_PREFIX) and name.endswith(TEMPORARY_SUFFIX)
+
+
+def is_orphaned_temporary(
+    path: Path, grace: float, now: float | None = None, *, partials: bool = False
+) -> bool:
+    """An upload temporary nobody has written for `grace` seconds: its upload ended without
+    a commit or an abort (the process was killed). An upload in progress keeps writing, and
+    every protocol's idle timeout closes a silent one long before the grace runs out. With
+    `partials`, the kept data of an interrupted upload (for a resume) counts too."""
+    kept_for_resume = partials and path.name.startswith(PARTIAL_PREFIX)
+    if not (is_temporary_name(path.name) or kept_for_resume):
+        return False
+    try:
+        modified = path.lstat().st_mtime
+    except OSError:
+        return False
+    return (now if now is not None else time.time()) - modified > grace
+
+
+def orphaned_temporaries(root: Path, grace: float) -> Iterator[Path]:
+    """Orphaned upload temporaries anywhere below `root` (symbolic links not followed)."""
+    now = time.time()
+    for folder, folders, files in os.walk(root, followlinks=False):
+        folders[:] = [name for name in folders if not Path(folder, name).is_symlink()]
+        for name in files:
+            path = Path(folder, name)
+            if is_orphaned_temporary(path, grace, now) and not path.is_symlink():
+                yield path
 
 
 def partial_path(final: Path) -> Path:

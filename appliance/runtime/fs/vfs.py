@@ -56,9 +56,17 @@ class VirtualFS:
     """The account's home folder as seen by one session."""
 
     def __init__(
-        self, account: Account, bus: EventBus, *, protocol: str, peer: str, component: str
+        self,
+        account: Account,
+        bus: EventBus,
+        *,
+        protocol: str,
+        peer: str,
+        component: str,
+        temporary_grace: float = atomic.DEFAULT_TEMPORARY_GRACE,
     ) -> None:
         self.account = account
+        self.temporary_grace = temporary_grace
         self.home = Path(account.home_folder)
         self.bus = bus
         self.protocol = protocol
@@ -270,8 +278,17 @@ class VirtualFS:
             raise InvalidPath(virtual, "the home folder cannot be deleted")
         if not stat_module.S_ISDIR(self._lstat(virtual, real).st_mode):
             raise NotADirectory(virtual, "not a folder")
-        if any(real.iterdir()):
-            raise NotEmpty(virtual, "the folder is not empty")
+        entries = list(real.iterdir())
+        # What an interrupted upload left (the user can neither see nor delete it) does not
+        # keep the folder; what an upload still writes does.
+        grace = self.temporary_grace
+        orphans = [e for e in entries if atomic.is_orphaned_temporary(e, grace, partials=True)]
+        if len(orphans) < len(entries):
+            hidden_only = all(e.name.startswith(jail.RESERVED_PREFIX) for e in entries)
+            reason = "an upload into this folder is in progress" if hidden_only else "not empty"
+            raise NotEmpty(virtual, f"the folder is {reason}")
+        for orphan in orphans:
+            atomic.discard(orphan)
         try:
             real.rmdir()
         except OSError as error:
@@ -282,6 +299,10 @@ class VirtualFS:
         self, path: str, *, mtime: float | None = None, mode: int | None = None
     ) -> None:
         virtual, real = self._resolve(path, "set-attributes")
+        if virtual == "/":
+            # chmod 000 on the home folder would lock its account out of every protocol.
+            self._emit(20040, operation="set-attributes", path=virtual)
+            raise PermissionDenied(virtual, "the home folder's attributes cannot be changed")
         current = self._lstat(virtual, real)
         changed: dict[str, object] = {}
         if mtime is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from appliance.runtime.events.event import Event
 from appliance.runtime.events.filters import EventFilter
+from appliance.runtime.events.printable import printable
 from appliance.runtime.events.sinks.base import Sink
 
 
@@ -62,7 +63,7 @@ class EmailSink(Sink):
     def message_for(self, event: Event) -> EmailMessage:
         message = EmailMessage()
         fields = {**event.as_dict(), "message": event.message}
-        message["Subject"] = self.subject.format_map(_Lenient(fields)).replace("\n", " ")
+        message["Subject"] = printable(self.subject.format_map(_Lenient(fields)))
         message["From"] = self.sender
         message["To"] = ", ".join(self.recipients)
         message.set_content(event.to_json(), subtype="json")

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from appliance.runtime.events.catalogue import Severity
 from appliance.runtime.events.event import Event
 from appliance.runtime.events.filters import EventFilter
+from appliance.runtime.events.printable import printable
 from appliance.runtime.events.sinks.base import Sink
 
 FACILITIES = {
@@ -40,7 +41,7 @@ MAX_UDP_PAYLOAD = 8192
 
 
 def _sd_escape(value: object) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+    return printable(value).replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
 
 
 def format_rfc5424(
@@ -58,7 +59,7 @@ def format_rfc5424(
     header = (
         f"<{priority}>1 {event.timestamp} {hostname} {app_name} {procid} {event.id} {structured}"
     )
-    return (header + " \ufeff" + event.message).encode("utf-8")
+    return (header + " \ufeff" + printable(event.message)).encode("utf-8")
 
 
 class SyslogSink(Sink):

@@ -6,20 +6,22 @@ from pathlib import Path
 
 from appliance.runtime.events.event import Event
 from appliance.runtime.events.filters import EventFilter
+from appliance.runtime.events.printable import printable
 from appliance.runtime.events.sinks.base import Sink
 from appliance.runtime.events.sinks.group_files import share_with_group
 
 
 def format_line(event: Event) -> str:
-    message = event.message.replace("\r", " ").replace("\n", " ")
+    """The one-line form of the text log, the `serve` echo and `appliance events`."""
     return " ".join(
-        (
-            str(event.id),
+        printable(field)
+        for field in (
+            event.id,
             event.timestamp,
             event.component,
             event.account or "-",
             event.peer or "-",
-            message,
+            event.message,
         )
     )
 

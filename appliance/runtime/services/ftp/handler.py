@@ -246,6 +246,7 @@ class FTPSession(BoundedCommandLines, TransferCommands, TLS_FTPHandler):
             protocol=offered.protocol,
             peer=self.peer,
             component=self.settings.component,
+            temporary_grace=self.context.upload_temporary_grace,
         )
         self.username = result.account.name
         self.handle_auth_success("/", "", f"Logged in as {result.account.name}.")

@@ -18,10 +18,14 @@ from appliance.runtime.fs.errors import FSError
 from appliance.runtime.fs.vfs import FileInfo
 from appliance.runtime.services.http import auth, openapi, transfer
 from appliance.runtime.services.http.auth import Banned, Caller
+from appliance.runtime.services.http.bounds import (
+    MAX_JSON_BODY,
+    MAX_JSON_DEPTH,
+    json_nesting_depth,
+)
 from appliance.runtime.services.http.cookies import clear_session_cookie, set_session_cookie
 from appliance.runtime.services.http.errors import message_for, status_for
 
-MAX_JSON_BODY = 64 * 1024
 OPERATIONS = ("list", "read", "write", "rename", "delete-file", "create-folder", "delete-folder")
 Handler = Callable[[Request, Caller], Awaitable[Response]]
 
@@ -72,29 +76,46 @@ def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return route
 
 
-async def read_json(request: Request) -> dict | None:
-    """A small JSON object body, or None when it is missing, too big or not an object."""
+class JSONBodyError(ValueError):
+    """A request body that is not a small, shallow JSON object; the message says why."""
+
+
+async def read_json(request: Request) -> dict:
+    """The request's JSON object body; JSONBodyError when it is missing, too big, nested
+    too deep (json.loads would recurse without bound) or not an object."""
     body = b""
     try:
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_JSON_BODY:
-                return None
+                raise JSONBodyError(f"the JSON body is larger than {MAX_JSON_BODY} bytes")
+    except ClientDisconnect:
+        raise JSONBodyError("the request body ended early") from None
+    if json_nesting_depth(body) > MAX_JSON_DEPTH:
+        raise JSONBodyError(f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
         value = json.loads(body)
-    except (ValueError, ClientDisconnect):
-        return None
-    return value if isinstance(value, dict) else None
+    except ValueError:
+        raise JSONBodyError("the body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise JSONBodyError("the JSON body is not an object")
+    return value
 
 
-def _strings(data: dict | None, *names: str) -> list[str] | None:
-    values = [data.get(name) for name in names] if data else []
-    return values if values and all(isinstance(v, str) and v for v in values) else None
+async def json_strings(request: Request, *names: str) -> list[str]:
+    """The string fields `names` of the JSON object body, each present and non-empty."""
+    data = await read_json(request)
+    values = [data.get(name) for name in names]
+    if not all(isinstance(v, str) and v for v in values):
+        raise JSONBodyError(f"expected a JSON object with {' and '.join(names)}")
+    return values
 
 
 async def login(request: Request) -> Response:
-    fields = _strings(await read_json(request), "username", "password")
-    if fields is None:
-        return error(400, "expected a JSON object with username and password")
+    try:
+        fields = await json_strings(request, "username", "password")
+    except JSONBodyError as problem:
+        return error(400, str(problem))
     try:
         session = await auth.log_in(request, *fields)
     except Banned:
@@ -179,9 +200,10 @@ async def stat(request: Request, caller: Caller) -> Response:
 
 @authenticated
 async def rename(request: Request, caller: Caller) -> Response:
-    fields = _strings(await read_json(request), "source", "destination")
-    if fields is None:
-        return error(400, "expected a JSON object with source and destination")
+    try:
+        fields = await json_strings(request, "source", "destination")
+    except JSONBodyError as problem:
+        return error(400, str(problem))
     await run_in_threadpool(caller.fs.rename, *fields)
     info = await run_in_threadpool(caller.fs.stat, fields[1])
     return JSONResponse(entry(info))

@@ -50,6 +50,7 @@ def _caller(state: HTTPState, account: Account, credentials: Credentials, sessio
         protocol=state.protocol,
         peer=format_peer(credentials.peer_address, credentials.peer_port),
         component=state.component,
+        temporary_grace=state.context.upload_temporary_grace,
     )
     return Caller(account, credentials, session, fs)
 

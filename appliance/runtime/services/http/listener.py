@@ -18,13 +18,20 @@ import ssl
 import sys
 from collections.abc import Callable
 
+import h11
 import uvicorn
 
 from appliance.runtime.net.proxy_gate import PROXY_HEADER_TIMEOUT, real_peer, socket_peer
 from appliance.runtime.net.proxy_protocol import ProxyProtocolError
+from appliance.runtime.services.http.bounds import (
+    HEAD_TOO_LARGE,
+    MAX_REQUEST_HEAD,
+    TRAILERS_TOO_LARGE,
+)
 
 OnConnection = Callable[[tuple], bool]
 OnRefused = Callable[[tuple, str], None]
+OnBadRequest = Callable[[tuple, str], None]
 
 
 def listen_socket(address: str, port: int) -> socket.socket:
@@ -52,7 +59,12 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-def _guarded(protocol_class: type, on_connection: OnConnection) -> type:
+def _guarded(
+    protocol_class: type,
+    on_connection: OnConnection,
+    on_bad_request: OnBadRequest,
+    error_headers: tuple[tuple[bytes, bytes], ...],
+) -> type:
     class GuardedProtocol(protocol_class):
         proxied_peer: tuple[str, int] | None = None
 
@@ -63,6 +75,41 @@ def _guarded(protocol_class: type, on_connection: OnConnection) -> type:
             peer = self.proxied_peer or transport.get_extra_info("peername") or ()
             if not on_connection(peer):
                 transport.close()
+
+        def send_400_response(self, msg: str) -> None:
+            """uvicorn's answer to anything h11 refuses, with the status the refusal deserves
+            (431 for an oversized head), the security headers and an event."""
+            oversized = len(self.conn.trailing_data[0]) > MAX_REQUEST_HEAD
+            cycle = getattr(self, "cycle", None)
+            reading_body = cycle is not None and cycle.more_body and not cycle.disconnected
+            if oversized and reading_body:
+                status, reason = 400, TRAILERS_TOO_LARGE
+            elif oversized:
+                status, reason = 431, HEAD_TOO_LARGE
+            else:
+                status, reason = 400, "malformed HTTP request"
+            on_bad_request(self.client or (), reason)
+            if cycle is not None and not cycle.response_complete:
+                # The application is still serving this request: from now on it talks to a
+                # closed connection (as after connection_lost), not to h11, which has moved on.
+                cycle.disconnected = True
+                cycle.message_event.set()
+            if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+                self.transport.close()  # a response has begun: closing is the only answer
+                return
+            body = f"{reason}\n".encode()
+            headers = [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"connection", b"close"),
+                *error_headers,
+            ]
+            for event in (
+                h11.Response(status_code=status, headers=headers),
+                h11.Data(data=body),
+                h11.EndOfMessage(),
+            ):
+                self.transport.write(self.conn.send(event))
+            self.transport.close()
 
         def connection_lost(self, exc) -> None:
             super().connection_lost(exc)
@@ -92,6 +139,8 @@ class Listener:
         max_connections: int | None = None,
         proxy_protocol: tuple[str, ...] = (),
         on_refused: OnRefused = lambda peer, reason: None,
+        on_bad_request: OnBadRequest = lambda peer, reason: None,
+        error_headers: tuple[tuple[bytes, bytes], ...] = (),
     ) -> None:
         self.sock = sock
         self.tls = tls
@@ -108,10 +157,14 @@ class Listener:
             log_config=None,
             timeout_keep_alive=idle_timeout,
             limit_concurrency=max_connections,
+            http="h11",  # httptools has no bound on the request head; h11 has one
+            h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
         )
         config.load()
         config.ssl = tls
-        config.http_protocol_class = _guarded(config.http_protocol_class, on_connection)
+        config.http_protocol_class = _guarded(
+            config.http_protocol_class, on_connection, on_bad_request, error_headers
+        )
         self.server = _EmbeddedServer(config)
         self._loop_task: asyncio.Task | None = None
 

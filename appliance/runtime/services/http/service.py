@@ -12,9 +12,11 @@ from appliance.runtime.events.event import format_peer
 from appliance.runtime.net.tls import server_context
 from appliance.runtime.services.http.app import build_app
 from appliance.runtime.services.http.auth import expire_sessions, log_out
+from appliance.runtime.services.http.bounds import HEAD_TOO_LARGE
 from appliance.runtime.services.http.listener import Listener, listen_socket
 from appliance.runtime.services.http.peers import is_trusted
 from appliance.runtime.services.http.redirect import RedirectApp
+from appliance.runtime.services.http.security import security_headers
 from appliance.runtime.services.http.state import HTTPState
 
 EXPIRY_SWEEP_SECONDS = 15
@@ -71,6 +73,17 @@ class HTTPService:
 
     _on_refused = _report_refused_proxy
 
+    def _on_bad_request(self, peer: tuple, reason: str) -> None:
+        """Event 40012 for a request h11 refused (malformed, or its head or trailers too big)."""
+        status = 431 if reason == HEAD_TOO_LARGE else 400
+        self.context.bus.emit(
+            40012,
+            self.state.component,
+            peer=format_peer(*peer[:2]) if peer else None,
+            status=status,
+            reason=reason,
+        )
+
     async def start(self) -> None:
         options = self.section.options
         self.state = HTTPState.from_section(self.section, self.context)
@@ -85,6 +98,8 @@ class HTTPService:
             max_connections=options.get("maximum_concurrent_connections"),
             proxy_protocol=self.state.proxy_protocol_from,
             on_refused=self._on_refused,
+            on_bad_request=self._on_bad_request,
+            error_headers=security_headers(self.state.https),
         )
         await self.listener.start()
         self._sweeper = asyncio.create_task(self._sweep_sessions())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import re
+import sys
 from dataclasses import dataclass
 from email.utils import formatdate
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from appliance.runtime.services.http.auth import Caller
 
 CHUNK = 1 << 20
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_MAX_POSITION_DIGITS = 18
 
 
 class RangeNotSatisfiable(Exception):
@@ -38,6 +40,12 @@ class ByteRange:
     partial: bool
 
 
+def _position(digits: str) -> int:
+    """A byte position; one too long for any file counts as "beyond the end" (int() of
+    thousands of digits would raise, and no file is that large anyway)."""
+    return int(digits) if len(digits) <= _MAX_POSITION_DIGITS else sys.maxsize
+
+
 def byte_range(header: str | None, size: int) -> ByteRange:
     """The one range a `Range` header asks for; the whole file for none or several."""
     match = _RANGE.match(header.strip()) if header else None
@@ -45,11 +53,11 @@ def byte_range(header: str | None, size: int) -> ByteRange:
         return ByteRange(0, size, False)
     first, last = match.groups()
     if first == "":
-        start = max(size - int(last), 0)
+        start = max(size - _position(last), 0)
         end = size - 1
     else:
-        start = int(first)
-        end = min(int(last), size - 1) if last else size - 1
+        start = _position(first)
+        end = min(_position(last), size - 1) if last else size - 1
     if start >= size or end < start:
         raise RangeNotSatisfiable(size)
     return ByteRange(start, end - start + 1, True)

@@ -100,6 +100,7 @@ class ApplianceSSHServer(asyncssh.SSHServer):
             protocol=protocol,
             peer=self.peer,
             component=self.settings.component,
+            temporary_grace=self.context.upload_temporary_grace,
         )
 
     # -- channels ------------------------------------------------------------------
