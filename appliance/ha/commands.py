@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from appliance.config import ConfigError
-from appliance.ha.ownership import give_tree_to_folder_owner
+from appliance.ha.ownership import give_tree_to_folder_owner, running_as_root
 from appliance.ha.pair import check_pair, load_pair
 from appliance.ha.state import StateStore
 from appliance.ha.transport import TransportError
@@ -142,6 +142,8 @@ def _guarded(function):
 
 def _hand_state_to_its_owner(config: Path) -> None:
     """What a command run as root wrote in the state folder goes to the folder's owner."""
+    if not running_as_root():
+        return  # nothing to hand back; do not read ha.ini again
     try:
         state_folder = load_pair(config).state_folder
     except (ConfigError, OSError):

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def _running_as_root() -> bool:
+def running_as_root() -> bool:
     return os.name == "posix" and os.geteuid() == 0
 
 
@@ -28,7 +28,7 @@ def _match_owner(path: Path, uid: int, gid: int) -> None:
 
 def give_files_to_folder_owner(paths: Iterable[Path]) -> None:
     """Each file (and its SQLite -wal and -shm) to the owner of the folder it is in."""
-    if not _running_as_root():
+    if not running_as_root():
         return
     for path in paths:
         try:
@@ -41,7 +41,7 @@ def give_files_to_folder_owner(paths: Iterable[Path]) -> None:
 
 def give_tree_to_folder_owner(folder: Path) -> None:
     """Everything under `folder` to the owner of `folder`."""
-    if not _running_as_root():
+    if not running_as_root():
         return
     try:
         owner = folder.stat()
